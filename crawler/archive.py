@@ -7,11 +7,14 @@ Datasette can read while a crawl writes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +124,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "duplicate_of": int,
             "status": str,
             "page_starts": str,
+            "url_key": str,
         },
         "pk": "id",
         "foreign_keys": [
@@ -189,7 +193,10 @@ TABLES: dict[str, dict[str, Any]] = {
             "target_document_id": int,
         },
         "pk": "id",
-        "foreign_keys": [("document_id", "documents", "id"), ("target_document_id", "documents", "id")],
+        "foreign_keys": [
+            ("document_id", "documents", "id"),
+            ("target_document_id", "documents", "id"),
+        ],
     },
     "entities": {
         "columns": {"id": str, "name": str, "kind": str, "aliases": str, "former_names": str},
@@ -247,6 +254,11 @@ TABLES: dict[str, dict[str, Any]] = {
         "pk": "id",
         "foreign_keys": [("document_id", "documents", "id"), ("run_id", "runs", "id")],
     },
+    "signatures": {
+        "columns": {"document_id": int, "minhash": bytes},
+        "pk": "document_id",
+        "foreign_keys": [("document_id", "documents", "id")],
+    },
     "alerts": {
         "columns": {
             "id": int,
@@ -272,7 +284,9 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("documents", ["last_changed"], False),
     ("documents", ["content_hash"], False),
     ("documents", ["duplicate_of"], False),
+    ("documents", ["url_key"], False),
     ("versions", ["document_id"], False),
+    ("versions", ["run_id"], False),
     ("figures", ["document_id"], False),
     ("figures", ["kind"], False),
     ("figures", ["unit"], False),
@@ -304,7 +318,9 @@ def open_archive(path: str | Path, create: bool = True) -> sqlite_utils.Database
     """Open (and create or migrate) the archive at `path`, in WAL mode with a busy timeout."""
     path = Path(path)
     if not create and not path.exists():
-        raise ArchiveError(f"{path}: no archive here (run `oversight crawl` or `oversight demo` first)")
+        raise ArchiveError(
+            f"{path}: no archive here (run `oversight crawl` or `oversight demo` first)"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
@@ -358,6 +374,674 @@ def to_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
+# Sources and runs
+
+
+def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
+    """Upsert the registry into `sources`, so Datasette can label source ids with names."""
+    records = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "kind": s.kind,
+            "homepage": s.homepage,
+            "allowed_domains": to_json(s.allowed_domains),
+            "every": s.every,
+        }
+        for s in sources
+    ]
+    with db.conn:
+        db["sources"].upsert_all(records, pk="id")
+
+
+def start_run(db: sqlite_utils.Database, source_ids: list[str], pid: int, host: str) -> int:
+    with db.conn:
+        table = db["runs"].insert(
+            {
+                "started_at": now(),
+                "status": "running",
+                "sources": to_json(source_ids),
+                "pages_fetched": 0,
+                "not_modified": 0,
+                "skipped_unchanged": 0,
+                "documents_new": 0,
+                "documents_changed": 0,
+                "failures": 0,
+                "bytes_received": 0,
+                "pid": pid,
+                "host": host,
+            }
+        )
+    return int(table.last_pk)
+
+
+def update_run(db: sqlite_utils.Database, run_id: int, **values: Any) -> None:
+    with db.conn:
+        db["runs"].update(run_id, values)
+
+
+def get_run(db: sqlite_utils.Database, run_id: int) -> dict:
+    return db["runs"].get(run_id)
+
+
+def interrupted_runs(db: sqlite_utils.Database) -> list[dict]:
+    """Runs still marked `running`: either live in another process or killed without a goodbye."""
+    return list(db.query("select * from runs where status = 'running' order by id"))
+
+
+def urls_fetched_since_last_completed_run(
+    db: sqlite_utils.Database, source_ids: list[str]
+) -> set[str]:
+    """Document URLs already stored by runs that were killed since the last run that finished.
+
+    A restarted crawl skips these, so a kill does not cost a second download of everything.
+    """
+    last_done = row(db, "select max(id) as id from runs where status in ('ok', 'partial')")
+    after = (last_done or {}).get("id") or 0
+    placeholders = ",".join("?" for _ in source_ids) or "''"
+    found = db.execute(
+        f"""select distinct s.url from snapshots s join runs r on r.id = s.run_id
+        where s.run_id > ? and r.status in ('failed', 'running') and s.role = 'document'
+        and s.source_id in ({placeholders})""",
+        [after, *source_ids],
+    )
+    return {u for (u,) in found}
+
+
+def run_counts(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
+    """Counts for a run, read back from what was stored (so they are right after a restart too)."""
+    new = row(
+        db,
+        """select count(*) as n from versions v where v.run_id = ?
+        and v.id = (select min(id) from versions w where w.document_id = v.document_id)""",
+        [run_id],
+    )
+    changed = row(
+        db,
+        """select count(*) as n from versions v where v.run_id = ?
+        and v.id > (select min(id) from versions w where w.document_id = v.document_id)""",
+        [run_id],
+    )
+    failures = row(db, "select count(*) as n from failures where run_id = ?", [run_id])
+    pages = row(
+        db,
+        "select count(*) as n, coalesce(sum(body_size), 0) as b from snapshots where run_id = ?",
+        [run_id],
+    )
+    return {
+        "documents_new": new["n"],
+        "documents_changed": changed["n"],
+        "failures": failures["n"],
+        "pages_fetched": pages["n"],
+        "bytes_received": pages["b"],
+    }
+
+
+def last_completed_run_start(db: sqlite_utils.Database, source_id: str) -> str | None:
+    found = row(
+        db,
+        """select max(started_at) as t from runs where status in ('ok', 'partial')
+        and exists (select 1 from json_each(runs.sources) where value = ?)""",
+        [source_id],
+    )
+    return found["t"] if found else None
+
+
+# Crawl state: what each URL answered last, for conditional requests and back-off
+
+
+def url_state(db: sqlite_utils.Database, url: str) -> dict | None:
+    return row(db, "select * from urls where url = ?", [url])
+
+
+def stored_body(db: sqlite_utils.Database, snapshot_id: int) -> bytes | None:
+    found = row(db, "select body from snapshots where id = ?", [snapshot_id])
+    return decompress(found["body"]) if found and found["body"] is not None else None
+
+
+def compress(body: bytes) -> bytes:
+    return zlib.compress(body, 6)
+
+
+def decompress(blob: bytes) -> bytes:
+    return zlib.decompress(blob)
+
+
+def write_crawl_batch(
+    db: sqlite_utils.Database,
+    snapshots: list[dict],
+    failures: list[dict],
+    not_modified: list[dict],
+) -> list[int]:
+    """Store one batch of crawl results in a single transaction; return the new snapshot ids.
+
+    Each snapshot dict carries the raw body (compressed here) and the URL state it implies, so a
+    kill between batches never leaves a snapshot without its bookkeeping or the reverse.
+    """
+    ids: list[int] = []
+    with db.conn:
+        for snap in snapshots:
+            body = snap.pop("body")
+            record = {k: v for k, v in snap.items() if k != "declared_modified"}
+            record["body"] = compress(body)
+            record["body_size"] = len(body)
+            record["body_sha256"] = hashlib.sha256(body).hexdigest()
+            snapshot_id = int(db["snapshots"].insert(record).last_pk)
+            ids.append(snapshot_id)
+            for url in {snap["url"], snap["final_url"]}:
+                db["urls"].upsert(
+                    {
+                        "url": url,
+                        "source_id": snap["source_id"],
+                        "role": snap["role"],
+                        "etag": snap.get("etag"),
+                        "last_modified": snap.get("last_modified"),
+                        "last_fetched_at": snap["fetched_at"],
+                        "last_status": snap["status"],
+                        "last_snapshot_id": snapshot_id,
+                        "last_run_id": snap["run_id"],
+                        "fail_count": 0,
+                        "next_try_at": None,
+                        "last_error": None,
+                        "declared_modified": snap.get("declared_modified"),
+                    },
+                    pk="url",
+                )
+        for item in not_modified:
+            db["urls"].upsert(
+                {
+                    "url": item["url"],
+                    "last_fetched_at": item["at"],
+                    "last_status": 304,
+                    "last_run_id": item["run_id"],
+                    "fail_count": 0,
+                    "next_try_at": None,
+                    **(
+                        {"declared_modified": item["declared_modified"]}
+                        if item.get("declared_modified")
+                        else {}
+                    ),
+                },
+                pk="url",
+            )
+            db.execute(
+                "update documents set last_seen = ? where url = ? or url = ?",
+                [item["at"], item["url"], item.get("final_url") or item["url"]],
+            )
+        for failure in failures:
+            db["failures"].insert(
+                {k: failure[k] for k in ("run_id", "source_id", "url", "status", "reason", "at")}
+            )
+            state = url_state(db, failure["url"]) or {}
+            fail_count = (state.get("fail_count") or 0) + 1
+            db["urls"].upsert(
+                {
+                    "url": failure["url"],
+                    "source_id": failure["source_id"],
+                    "role": failure.get("role") or state.get("role"),
+                    "last_status": failure.get("status"),
+                    "last_run_id": failure["run_id"],
+                    "fail_count": fail_count,
+                    "next_try_at": backoff_until(failure["at"], fail_count),
+                    "last_error": failure["reason"],
+                },
+                pk="url",
+            )
+            if failure.get("status") in (404, 410):
+                mark_gone(db, failure["url"], failure["status"], failure["run_id"], failure["at"])
+    return ids
+
+
+def backoff_until(at: str, fail_count: int) -> str | None:
+    """A URL that keeps failing is retried after 0, 1, 2, 4 ... up to 7 days' worth of hours."""
+    if fail_count <= 1:
+        return None
+    hours = min(2 ** (fail_count - 2), 24 * 7)
+    return (datetime.fromisoformat(at) + timedelta(hours=hours)).isoformat(timespec="seconds")
+
+
+def mark_gone(db: sqlite_utils.Database, url: str, status: int, run_id: int, at: str) -> None:
+    """A known document that answers 404/410 is marked removed, with a dated event; kept whole."""
+    document = row(db, "select id, status from documents where url = ?", [url])
+    if not document or document["status"] == "removed":
+        return
+    db["documents"].update(document["id"], {"status": "removed"})
+    db["events"].insert(
+        {
+            "document_id": document["id"],
+            "kind": "removed",
+            "at": at,
+            "run_id": run_id,
+            "detail": f"the page answered HTTP {status}",
+        }
+    )
+
+
+def not_modified_since(db: sqlite_utils.Database, url: str) -> dict | None:
+    """The state of a URL we hold a stored copy of (for a conditional request or a date skip)."""
+    return row(
+        db,
+        """select u.url, u.etag, u.last_modified, u.last_fetched_at, u.last_snapshot_id,
+        u.declared_modified, u.fail_count, u.next_try_at, u.last_status
+        from urls u where u.url = ?""",
+        [url],
+    )
+
+
+def record_declared_modified(db: sqlite_utils.Database, url: str, modified: str) -> None:
+    with db.conn:
+        db.execute("update urls set declared_modified = ? where url = ?", [modified, url])
+
+
+# Extraction: pending snapshots in, documents, versions and figures out
+
+
+def pending_snapshot_ids(db: sqlite_utils.Database, everything: bool = False) -> list[int]:
+    where = "role = 'document' and status between 200 and 299"
+    if not everything:
+        where += " and extracted_at is null"
+    return [r[0] for r in db.execute(f"select id from snapshots where {where} order by id")]
+
+
+def snapshot_for_extraction(db: sqlite_utils.Database, snapshot_id: int) -> dict | None:
+    """A snapshot's bookkeeping (not its body) for storing what was extracted from it."""
+    return row(
+        db,
+        """select s.id, s.url, s.final_url, s.source_id, s.run_id, s.fetched_at, s.content_type,
+        s.last_modified, s.linked_date from snapshots s where s.id = ?""",
+        [snapshot_id],
+    )
+
+
+def mark_extraction_failed(db: sqlite_utils.Database, snapshot: dict, reason: str) -> None:
+    """An unreadable document: the snapshot is done with, and the reason is a `failures` row."""
+    with db.conn:
+        db["snapshots"].update(snapshot["id"], {"extracted_at": now(), "extract_error": reason})
+        db["failures"].insert(
+            {
+                "run_id": snapshot["run_id"],
+                "source_id": snapshot["source_id"],
+                "url": snapshot["final_url"] or snapshot["url"],
+                "status": None,
+                "reason": f"extraction failed: {reason}",
+                "at": now(),
+            }
+        )
+
+
+def store_documents(
+    db: sqlite_utils.Database, results: list[tuple[dict, Any]], rebuilding: set[int]
+) -> dict[str, int]:
+    """Write a batch of extracted documents (with versions, figures and the rest) in one transaction.
+
+    `results` pairs each snapshot (as from `snapshot_for_extraction`, without its body) with its
+    `extract.Document`. `rebuilding` holds ids of documents whose versions a full re-extraction has
+    started again; the first snapshot of each such document seen here resets its history.
+    """
+    counts = {"new": 0, "changed": 0, "same": 0}
+    with db.conn:
+        for snapshot, doc in results:
+            counts[_store_document(db, snapshot, doc, rebuilding)] += 1
+            db["snapshots"].update(snapshot["id"], {"extracted_at": now(), "extract_error": None})
+    return counts
+
+
+def _store_document(
+    db: sqlite_utils.Database, snapshot: dict, doc: Any, rebuilding: set[int]
+) -> str:
+    from extract.diff import content_hash, word_diff
+
+    from extract.links import normalize_url
+
+    url = getattr(doc, "canonical_url", None) or snapshot["final_url"] or snapshot["url"]
+    seen_at = snapshot["fetched_at"]
+    digest = content_hash(doc.title, doc.text)
+    published = (
+        doc.published
+        or snapshot.get("linked_date")
+        or (_http_date_iso(snapshot.get("last_modified")) if doc.content_type == "pdf" else None)
+    )
+    fields = {
+        "url": url,
+        "url_key": normalize_url(url),
+        "source_id": snapshot["source_id"],
+        "content_type": doc.content_type,
+        "title": doc.title,
+        "author": doc.author,
+        "published": published,
+        "updated": doc.updated,
+        "description": doc.description,
+        "language": doc.language,
+        "site_name": doc.site_name,
+        "text": doc.text,
+        "word_count": doc.word_count,
+        "content_hash": digest,
+        "snapshot_id": snapshot["id"],
+        "page_starts": to_json(doc.page_starts) if doc.page_starts else None,
+    }
+    existing = row(db, "select * from documents where url = ?", [url])
+    if existing and existing["id"] in rebuilding:
+        rebuilding.discard(existing["id"])
+        db.execute("delete from versions where document_id = ?", [existing["id"]])
+        db.execute("delete from events where document_id = ? and kind = 'edited'", [existing["id"]])
+        existing["content_hash"] = None
+        existing["version_count"] = 0
+        existing["first_seen"] = seen_at
+    if existing is None:
+        fields.update(
+            first_seen=seen_at,
+            last_seen=seen_at,
+            last_changed=seen_at,
+            version_count=1,
+            status="live",
+        )
+        document_id = int(db["documents"].insert(fields).last_pk)
+        _insert_version(db, document_id, snapshot, doc, digest, diff=None, declared=None)
+        outcome = "new"
+    else:
+        document_id = existing["id"]
+        fields["last_seen"] = max(seen_at, existing["last_seen"] or seen_at)
+        fields["first_seen"] = existing["first_seen"] or seen_at
+        if existing["content_hash"] == digest:
+            db["documents"].update(document_id, fields)
+            outcome = "same"
+        else:
+            previous = row(
+                db,
+                "select title, text from versions where document_id = ? order by id desc limit 1",
+                [document_id],
+            )
+            first = not existing["version_count"]
+            diff = (
+                None
+                if first or previous is None
+                else word_diff(
+                    f"{previous['title'] or ''}\n\n{previous['text'] or ''}",
+                    f"{doc.title or ''}\n\n{doc.text}",
+                )
+            )
+            declared = None if first else _declared_change(doc, existing)
+            fields.update(last_changed=seen_at, version_count=(existing["version_count"] or 0) + 1)
+            db["documents"].update(document_id, fields)
+            _insert_version(db, document_id, snapshot, doc, digest, diff=diff, declared=declared)
+            if not first:
+                db["events"].insert(
+                    {
+                        "document_id": document_id,
+                        "kind": "edited",
+                        "at": seen_at,
+                        "run_id": snapshot["run_id"],
+                        "detail": f"declared: {declared}" if declared else "undeclared edit",
+                    }
+                )
+            outcome = "new" if first else "changed"
+        if existing["status"] == "removed":
+            db["documents"].update(document_id, {"status": "live"})
+            db["events"].insert(
+                {
+                    "document_id": document_id,
+                    "kind": "restored",
+                    "at": seen_at,
+                    "run_id": snapshot["run_id"],
+                    "detail": "the page answers again",
+                }
+            )
+    if doc.withdrawn:
+        _mark_withdrawn(db, document_id, doc.withdrawn, snapshot)
+    _replace_children(db, document_id, doc)
+    return outcome
+
+
+def _insert_version(db, document_id, snapshot, doc, digest, diff, declared) -> None:
+    db["versions"].insert(
+        {
+            "document_id": document_id,
+            "seen_at": snapshot["fetched_at"],
+            "content_hash": digest,
+            "title": doc.title,
+            "text": doc.text,
+            "snapshot_id": snapshot["id"],
+            "run_id": snapshot["run_id"],
+            "diff": diff,
+            "declared_change": declared,
+        }
+    )
+
+
+def _declared_change(doc: Any, existing: dict) -> str | None:
+    """The publisher's own change note, when it declared a change since the stored version."""
+    history = getattr(doc, "change_history", None) or []
+    if doc.updated and doc.updated != existing.get("updated"):
+        notes = [
+            h.get("note")
+            for h in history
+            if h.get("public_timestamp", "") >= (existing.get("updated") or "")
+        ]
+        return "; ".join(n for n in notes if n) or f"publisher's update date moved to {doc.updated}"
+    return None
+
+
+def _mark_withdrawn(db, document_id: int, notice: str, snapshot: dict) -> None:
+    found = row(db, "select status from documents where id = ?", [document_id])
+    if found and found["status"] == "withdrawn":
+        return
+    db["documents"].update(document_id, {"status": "withdrawn"})
+    db["events"].insert(
+        {
+            "document_id": document_id,
+            "kind": "withdrawn",
+            "at": snapshot["fetched_at"],
+            "run_id": snapshot["run_id"],
+            "detail": notice,
+        }
+    )
+
+
+def _replace_children(db: sqlite_utils.Database, document_id: int, doc: Any) -> None:
+    """Figures, links, tables, images and mentions always describe the latest version."""
+    from extract.links import normalize_url
+
+    for table in ("figures", "links", "tables", "images", "mentions"):
+        db.execute(f"delete from [{table}] where document_id = ?", [document_id])
+    db.execute("delete from figure_checks where document_id = ?", [document_id])
+    db["figures"].insert_all(
+        {
+            "document_id": document_id,
+            "text": f.text,
+            "sentence": f.sentence,
+            "value": f.value,
+            "value_min": f.value_min,
+            "value_max": f.value_max,
+            "unit": f.unit,
+            "kind": f.kind,
+            "denominator": f.denominator,
+            "start": f.start,
+            "end": f.end,
+            "page": f.page,
+            "qualifier": f.qualifier,
+            "period": f.period,
+        }
+        for f in doc.figures
+    )
+    db["links"].insert_all(
+        {
+            "document_id": document_id,
+            "url": link.url,
+            "normalized_url": normalize_url(link.url),
+            "anchor": link.anchor,
+            "target_document_id": None,
+        }
+        for link in doc.links
+    )
+    db["tables"].insert_all(
+        {
+            "document_id": document_id,
+            "position": i,
+            "caption": t.caption,
+            "header": to_json(t.header),
+            "rows": to_json(t.rows),
+        }
+        for i, t in enumerate(doc.tables)
+    )
+    db["images"].insert_all(
+        {"document_id": document_id, "src": im.src, "alt": im.alt, "caption": im.caption}
+        for im in doc.images
+    )
+    db["mentions"].insert_all(
+        {"document_id": document_id, "entity_id": m.entity_id, "count": m.count}
+        for m in doc.mentions
+    )
+
+
+def _http_date_iso(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC).isoformat(timespec="seconds")
+    except (TypeError, ValueError):
+        return None
+
+
+def documents_to_rebuild(db: sqlite_utils.Database) -> set[int]:
+    return {r[0] for r in db.execute("select id from documents")}
+
+
+def resolve_links(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    """Point links at archived documents (also those archived after the citing one).
+
+    Returns the (citing, cited) document pairs newly connected, for figure checks.
+    """
+    with db.conn:
+        pending = list(
+            db.execute(
+                """select l.id, l.document_id, d.id from links l
+                join documents d on d.url_key = l.normalized_url
+                where l.target_document_id is null and d.id != l.document_id"""
+            )
+        )
+        for link_id, _, target in pending:
+            db.execute("update links set target_document_id = ? where id = ?", [target, link_id])
+    return sorted({(citing, cited) for _, citing, cited in pending})
+
+
+def figures_of(db: sqlite_utils.Database, document_id: int) -> list[dict]:
+    return list(
+        db.query("select * from figures where document_id = ? order by start", [document_id])
+    )
+
+
+def citation_pairs_without_checks(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    return [
+        (a, b)
+        for a, b in db.execute(
+            """select distinct l.document_id, l.target_document_id from links l
+            where l.target_document_id is not null and not exists (
+              select 1 from figure_checks c where c.document_id = l.document_id
+              and c.cited_document_id = l.target_document_id)"""
+        )
+    ]
+
+
+def replace_figure_checks(
+    db: sqlite_utils.Database, document_id: int, cited_document_id: int, checks: list[dict]
+) -> None:
+    """Store the comparison of a citing document's figures with a cited one's.
+
+    A pair compared with no match still gets one row (status 'none') so it is not compared again.
+    """
+    with db.conn:
+        db.execute(
+            "delete from figure_checks where document_id = ? and cited_document_id = ?",
+            [document_id, cited_document_id],
+        )
+        rows_ = checks or [
+            {
+                "figure_id": None,
+                "cited_figure_id": None,
+                "status": "none",
+                "note": "no shared figures",
+            }
+        ]
+        db["figure_checks"].insert_all(
+            {**c, "document_id": document_id, "cited_document_id": cited_document_id} for c in rows_
+        )
+
+
+def signatures(db: sqlite_utils.Database) -> Iterator[tuple[int, bytes]]:
+    yield from db.execute(
+        """select s.document_id, s.minhash from signatures s join documents d on d.id = s.document_id
+        order by d.first_seen, d.id"""
+    )
+
+
+def store_signature(db: sqlite_utils.Database, document_id: int, minhash: bytes) -> None:
+    db["signatures"].upsert({"document_id": document_id, "minhash": minhash}, pk="document_id")
+
+
+def set_duplicate_of(db: sqlite_utils.Database, pairs: list[tuple[int, int | None]]) -> None:
+    with db.conn:
+        for document_id, original in pairs:
+            db.execute(
+                "update documents set duplicate_of = ? where id = ?", [original, document_id]
+            )
+
+
+# Reading: search and status
+
+
+def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]:
+    """Full-text search, best match first, with a highlighted snippet of the text.
+
+    The query is FTS5 syntax; when FTS5 refuses it (a stray quote or operator), it is retried as
+    a plain phrase of words, so a user's search never ends in a syntax error.
+    """
+    sql = """select d.id, d.url, d.title, d.published, d.source_id, s.name as source_name,
+        snippet(documents_fts, 1, '[', ']', ' … ', 24) as snippet, documents_fts.rank as rank
+        from documents_fts join documents d on d.rowid = documents_fts.rowid
+        left join sources s on s.id = d.source_id
+        where documents_fts match ? and d.duplicate_of is null
+        order by documents_fts.rank limit ?"""
+    try:
+        return list(db.query(sql, [query, limit]))
+    except sqlite3.OperationalError:
+        words = " ".join('"' + w.replace('"', "") + '"' for w in query.split() if w.replace('"', ""))
+        if not words:
+            return []
+        return list(db.query(sql, [words, limit]))
+
+
+def counts_by_source(db: sqlite_utils.Database) -> list[dict]:
+    return list(
+        db.query(
+            """select s.id, s.name, s.kind,
+            (select count(*) from documents d where d.source_id = s.id) as documents,
+            (select max(last_seen) from documents d where d.source_id = s.id) as last_seen
+            from sources s order by s.id"""
+        )
+    )
+
+
+def recent_runs(db: sqlite_utils.Database, limit: int = 5) -> list[dict]:
+    return list(db.query("select * from runs order by id desc limit ?", [limit]))
+
+
+def recent_failures(db: sqlite_utils.Database, limit: int = 10) -> list[dict]:
+    return list(db.query("select * from failures order by id desc limit ?", [limit]))
+
+
+def totals(db: sqlite_utils.Database) -> ArchiveCounts:
+    def count(table: str) -> int:
+        return db.execute(f"select count(*) from [{table}]").fetchone()[0]
+
+    return ArchiveCounts(
+        documents=count("documents"),
+        versions=count("versions"),
+        figures=count("figures"),
+        snapshots=count("snapshots"),
+        failures=count("failures"),
+    )
+
+
 @dataclass
 class ArchiveCounts:
     documents: int
@@ -365,3 +1049,232 @@ class ArchiveCounts:
     figures: int
     snapshots: int
     failures: int
+
+
+# Watches, alerts and source health
+
+
+def documents_touched_matching(
+    db: sqlite_utils.Database,
+    run_id: int,
+    query: str,
+    sources: list[str] | None = None,
+    kinds: list[str] | None = None,
+) -> list[dict]:
+    """Documents that run `run_id` added or changed and that match the FTS5 `query`.
+
+    `reason` is 'new' when the document's first version came from this run, else 'changed'; a
+    document both added and revised in one run counts once, as new. Near-duplicates
+    (`duplicate_of` set) are left out so one syndicated story alerts once. The match is against the
+    document's current title and text, which is the version this run stored.
+    """
+    return list(
+        db.query(
+            """
+            with touched as (
+              select v.document_id,
+                max(v.id = (select min(f.id) from versions f where f.document_id = v.document_id))
+                  as is_new
+              from versions v where v.run_id = :run_id group by v.document_id
+            )
+            select d.id as document_id, case when t.is_new then 'new' else 'changed' end as reason
+            from touched t
+            join documents d on d.id = t.document_id
+            left join sources s on s.id = d.source_id
+            where d.duplicate_of is null
+              and exists (select 1 from documents_fts
+                          where documents_fts match :query and documents_fts.rowid = d.id)
+              and (:sources is null or d.source_id in (select value from json_each(:sources)))
+              and (:kinds is null or s.kind in (select value from json_each(:kinds)))
+            order by d.id
+            """,
+            {
+                "run_id": run_id,
+                "query": query,
+                "sources": to_json(sources),
+                "kinds": to_json(kinds),
+            },
+        )
+    )
+
+
+def insert_alerts(db: sqlite_utils.Database, alerts: list[dict]) -> None:
+    """Insert alert rows, ignoring any already recorded for the same watch, document, reason and run."""
+    with db.conn:
+        db["alerts"].insert_all(alerts, ignore=True)
+
+
+_ALERT_COLUMNS = """a.id, a.watch, a.document_id, a.run_id, a.matched_at, a.reason, a.delivered_at,
+  d.url, d.title, d.source_id, src.name as source_name, src.kind as source_kind, d.published,
+  d.description"""
+
+
+def alerts_of_run(db: sqlite_utils.Database, run_id: int, watches: list[str]) -> list[dict]:
+    """The alerts of one run for the named watches, with the document fields a message needs."""
+    return list(
+        db.query(
+            f"""select {_ALERT_COLUMNS} from alerts a
+            join documents d on d.id = a.document_id left join sources src on src.id = d.source_id
+            where a.run_id = ? and a.watch in (select value from json_each(?))
+            order by a.watch, a.id""",
+            [run_id, to_json(watches)],
+        )
+    )
+
+
+def mark_alerts_delivered(db: sqlite_utils.Database, alert_ids: list[int], at: str) -> None:
+    with db.conn:
+        db.execute(
+            "update alerts set delivered_at = ? where id in (select value from json_each(?))",
+            [at, to_json(alert_ids)],
+        )
+
+
+def query_alerts(
+    db: sqlite_utils.Database, since: str | None = None, watch: str | None = None
+) -> list[dict]:
+    """Alerts newest first, optionally matched at or after `since` (ISO 8601) and for one watch."""
+    return list(
+        db.query(
+            f"""select {_ALERT_COLUMNS} from alerts a
+            join documents d on d.id = a.document_id left join sources src on src.id = d.source_id
+            where (:since is null or a.matched_at >= :since) and (:watch is null or a.watch = :watch)
+            order by a.matched_at desc, a.id desc""",
+            {"since": since, "watch": watch},
+        )
+    )
+
+
+def sources_for_health(db: sqlite_utils.Database) -> list[dict]:
+    """Every source the archive knows: the registry's rows, and any source id documents carry."""
+    return list(
+        db.query(
+            """select id, name, kind from sources
+            union select distinct source_id, null, null from documents
+              where source_id is not null and source_id not in (select id from sources)
+            order by id"""
+        )
+    )
+
+
+def runs_newest_first(db: sqlite_utils.Database) -> list[dict]:
+    return list(
+        db.query(
+            """select id, status, sources, started_at, finished_at, not_modified, skipped_unchanged
+            from runs order by id desc"""
+        )
+    )
+
+
+def source_run_activity(db: sqlite_utils.Database, run_ids: list[int]) -> dict[tuple, dict]:
+    """What each source got back in each of the given runs, keyed by (run_id, source_id).
+
+    pages: responses with a body (2xx snapshots); document_pages: those of document URLs;
+    not_modified: URLs whose latest answer, given in that run, was a 304 (a 304 leaves no
+    snapshot, so only a URL's latest run can be told); failures; new and changed documents.
+    """
+    ids = to_json(run_ids)
+    activity: dict[tuple, dict] = {}
+
+    def slot(run_id: int, source_id: str) -> dict:
+        return activity.setdefault(
+            (run_id, source_id),
+            {
+                "pages": 0,
+                "document_pages": 0,
+                "not_modified": 0,
+                "failures": 0,
+                "new": 0,
+                "changed": 0,
+            },
+        )
+
+    for r in db.query(
+        """select run_id, source_id, count(*) as pages,
+          sum(role = 'document') as document_pages
+        from snapshots where run_id in (select value from json_each(?))
+          and status between 200 and 299
+        group by run_id, source_id""",
+        [ids],
+    ):
+        entry = slot(r["run_id"], r["source_id"])
+        entry["pages"] = r["pages"]
+        entry["document_pages"] = r["document_pages"] or 0
+    for r in db.query(
+        """select last_run_id as run_id, source_id, count(*) as n from urls
+        where last_status = 304 and last_run_id in (select value from json_each(?))
+        group by last_run_id, source_id""",
+        [ids],
+    ):
+        slot(r["run_id"], r["source_id"])["not_modified"] = r["n"]
+    for r in db.query(
+        """select run_id, source_id, count(*) as n from failures
+        where run_id in (select value from json_each(?)) group by run_id, source_id""",
+        [ids],
+    ):
+        slot(r["run_id"], r["source_id"])["failures"] = r["n"]
+    for r in db.query(
+        """select v.run_id, d.source_id,
+          sum(v.id = (select min(f.id) from versions f where f.document_id = v.document_id)) as new,
+          sum(v.id > (select min(f.id) from versions f where f.document_id = v.document_id))
+            as changed
+        from versions v join documents d on d.id = v.document_id
+        where v.run_id in (select value from json_each(?))
+        group by v.run_id, d.source_id""",
+        [ids],
+    ):
+        entry = slot(r["run_id"], r["source_id"])
+        entry["new"] = r["new"] or 0
+        entry["changed"] = r["changed"] or 0
+    return activity
+
+
+def document_seen_since(db: sqlite_utils.Database, source_id: str, since: str) -> bool:
+    """Whether any document of the source was fetched, re-checked (304) or changed since `since`."""
+    found = db.execute(
+        """select 1 from documents where source_id = ?
+        and (last_seen >= ? or last_changed >= ?) limit 1""",
+        [source_id, since, since],
+    ).fetchone()
+    return found is not None
+
+
+def last_failure_by_source(db: sqlite_utils.Database) -> dict[str, dict]:
+    return {
+        r["source_id"]: r
+        for r in db.query(
+            """select source_id, run_id, url, status, reason, at from failures
+            where id in (select max(id) from failures group by source_id)"""
+        )
+    }
+
+
+def document_counts_by_source(db: sqlite_utils.Database) -> dict[str, int]:
+    return {
+        r["source_id"]: r["n"]
+        for r in db.query("select source_id, count(*) as n from documents group by source_id")
+    }
+
+
+def version_changes_since(db: sqlite_utils.Database, since: str) -> dict[str, dict[str, int]]:
+    """Per source, versions seen at or after `since`: first versions (new) and later ones (changed).
+
+    Versions are reached through the runs that stored them (an index), not by scanning every
+    version's text.
+    """
+    return {
+        r["source_id"]: {"new": r["new"] or 0, "changed": r["changed"] or 0}
+        for r in db.query(
+            """select d.source_id,
+              sum(v.id = (select min(f.id) from versions f where f.document_id = v.document_id))
+                as new,
+              sum(v.id > (select min(f.id) from versions f where f.document_id = v.document_id))
+                as changed
+            from versions v join documents d on d.id = v.document_id
+            where v.run_id in (select id from runs where coalesce(finished_at, started_at) >= :since
+                               or status = 'running')
+              and v.seen_at >= :since
+            group by d.source_id""",
+            {"since": since},
+        )
+    }

@@ -1,0 +1,34 @@
+# Two commands do all the set-up: `make demo` (the offline demo) and `make test` (the test suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test test-core test-browser lint bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/oversight demo
+
+test: test-core test-browser
+
+test-core: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider
+
+# Browser tests drive Debian's Chromium (/usr/bin/chromium) and run in their own pytest process,
+# apart from the async Datasette-client tests. They skip, saying why, when Chromium is absent.
+test-browser: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider -m browser
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check crawler extract tests datasette_config
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.installed
+	$(PY) tests/benchmarks/bench_crawl.py
+	$(PY) tests/benchmarks/bench_extraction.py
+	$(PY) tests/benchmarks/eval_figures.py

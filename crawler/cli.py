@@ -1,0 +1,383 @@
+"""`oversight`: archive, search and publish what UK police watchdogs and the press publish.
+
+This module only parses options and calls functions that tests call directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from crawler import archive
+
+DEFAULT_DB = Path("runs") / "archive.db"
+
+
+def default_db() -> str:
+    return os.environ.get("OVERSIGHT_DB") or str(DEFAULT_DB)
+
+
+def default_sources() -> str | None:
+    return os.environ.get("OVERSIGHT_SOURCES")
+
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=default_db,
+    show_default="$OVERSIGHT_DB, else runs/archive.db",
+    help="The SQLite archive.",
+)
+sources_option = click.option(
+    "--sources",
+    "sources_path",
+    type=click.Path(dir_okay=False),
+    default=default_sources,
+    show_default="$OVERSIGHT_SOURCES, else the built-in crawler/sources.toml",
+    help="The source registry (TOML).",
+)
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+def load_registry(sources_path: str | None, ids: tuple[str, ...] = ()):
+    from crawler.sources import SourcesError, load_sources
+
+    try:
+        sources = load_sources(sources_path)
+    except SourcesError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{sources_path}: cannot read ({exc.strerror or exc})")
+    if ids:
+        known = {s.id for s in sources}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            fail(f"unknown source id(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        sources = [s for s in sources if s.id in ids]
+    return sources
+
+
+def open_db(db_path: str, create: bool = True):
+    try:
+        return archive.open_archive(db_path, create=create)
+    except archive.ArchiveError as exc:
+        fail(str(exc))
+
+
+@click.group()
+@click.version_option(package_name="oversight")
+def cli() -> None:
+    """Archive, search and publish what UK police watchdogs and the press publish.
+
+    \b
+    Quick start (offline):   oversight demo
+    Crawl the real sources:  oversight crawl
+    Explore in a browser:    oversight serve
+    """
+
+
+@cli.command()
+@click.argument("source_ids", nargs=-1)
+@sources_option
+@db_option
+@click.option(
+    "--watches",
+    "watches_path",
+    type=click.Path(dir_okay=False),
+    default=lambda: os.environ.get("OVERSIGHT_WATCHES") or "watches.toml",
+    show_default="$OVERSIGHT_WATCHES, else ./watches.toml if present",
+    help="Watches to match new and changed documents against (alerts).",
+)
+@click.option(
+    "--no-extract", is_flag=True, help="Only fetch; leave extraction for `oversight extract`."
+)
+def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
+    """Crawl SOURCE_IDS (all sources when none are named), then extract what was fetched.
+
+    Exits 0 when the run finished, even if some URLs failed (see `oversight status` and the
+    `failures` table); non-zero with a one-line error on a bad sources file or database.
+    """
+    from crawler.crawl import crawl as run_crawl
+    from crawler.runs import LockedError
+
+    sources = load_registry(sources_path, source_ids)
+    open_db(db_path).conn.close()
+    try:
+        result = run_crawl(
+            sources,
+            db_path,
+            progress=interactive(),
+            extract=not no_extract,
+            watches_path=watches_path,
+        )
+    except LockedError as exc:
+        fail(str(exc))
+    except archive.ArchiveError as exc:
+        fail(str(exc))
+    c = result.counts
+    click.echo(
+        f"run {result.run_id} {result.status}: {c['pages_fetched']} pages fetched, "
+        f"{c['not_modified']} not modified, {c['skipped_unchanged']} skipped as unchanged, "
+        f"{c['documents_new']} new and {c['documents_changed']} changed documents, "
+        f"{c['failures']} failures" + (f", {result.alerts} alerts" if result.alerts else "")
+    )
+
+
+@cli.command()
+@click.option(
+    "--all", "everything", is_flag=True, help="Re-extract every snapshot, not only pending ones."
+)
+@click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
+@db_option
+def extract(everything, workers, db_path) -> None:
+    """Extract pending snapshots into documents, versions and figures (no network)."""
+    from crawler.crawl import _bar
+    from crawler.extracting import extract_pending
+
+    open_db(db_path, create=False).conn.close()
+    report = extract_pending(
+        db_path,
+        everything=everything,
+        workers=workers,
+        progress=_bar("extracting") if interactive() else None,
+    )
+    click.echo(
+        f"extracted {report.extracted} snapshots ({report.new} new, {report.changed} changed, "
+        f"{report.unchanged} unchanged documents), {report.failed} failed, in {report.seconds:.1f} s"
+    )
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--public", is_flag=True, help="Bind all interfaces and ask robots to stay away.")
+def serve(db_path, host, port, public) -> None:
+    """Serve the archive with Datasette (read-only) at http://HOST:PORT/archive."""
+    from crawler.serve import serve as run_server
+
+    open_db(db_path, create=False).conn.close()
+    run_server(
+        db_path,
+        host="0.0.0.0" if public and host == "127.0.0.1" else host,
+        port=port,
+        public=public,
+    )
+
+
+@cli.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@db_option
+def publish(out_dir, db_path) -> None:
+    """Write a frozen, checkpointed copy of the archive to OUT_DIR for an immutable deployment."""
+    from crawler.serve import publish as run_publish
+
+    open_db(db_path, create=False).conn.close()
+    path = run_publish(db_path, out_dir)
+    click.echo(f"published {path}")
+
+
+@cli.command()
+@click.argument("query")
+@db_option
+@click.option("--limit", default=20, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
+def search(query, db_path, limit, as_json) -> None:
+    """Full-text search (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
+    db = open_db(db_path, create=False)
+    results = archive.search(db, query, limit)
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    if not results:
+        click.echo("no matches")
+    for r in results:
+        click.echo(
+            f"{r['published'] or '          '}  [{r['source_id']}] {r['title']}\n    {r['url']}"
+        )
+        click.echo(f"    {r['snippet']}\n")
+
+
+@cli.command()
+@db_option
+def status(db_path) -> None:
+    """Sources, document counts, recent runs, recent failures and sources that need a look."""
+    db = open_db(db_path, create=False)
+    totals = archive.totals(db)
+    click.echo(
+        f"{db_path}: {totals.documents} documents, {totals.versions} versions, "
+        f"{totals.figures} figures, {totals.failures} failures recorded"
+    )
+    try:
+        from crawler.health import source_health
+    except ImportError:
+        source_health = None
+    click.echo("\nsources:")
+    if source_health is not None:
+        for h in source_health(db):
+            flags = f"  !! {', '.join(h.flags)}" if h.flags else ""
+            click.echo(
+                f"  {h.source_id:<20} {h.documents:>6} docs  last ok {h.last_success or '-'}  "
+                f"last failure {h.last_failure or '-'}  changes this week {h.changes_this_week}{flags}"
+            )
+    else:
+        for s in archive.counts_by_source(db):
+            click.echo(
+                f"  {s['id']:<20} {s['documents']:>6} docs  last seen {s['last_seen'] or '-'}"
+            )
+    click.echo("\nlast runs:")
+    for r in archive.recent_runs(db):
+        click.echo(
+            f"  #{r['id']} {r['started_at']} {r['status']:<8} pages {r['pages_fetched']} "
+            f"304 {r['not_modified']} new {r['documents_new']} changed {r['documents_changed']} "
+            f"failures {r['failures']}"
+        )
+    click.echo("\nrecent failures:")
+    for f in archive.recent_failures(db):
+        click.echo(f"  run {f['run_id']} [{f['source_id']}] {f['url']}\n      {f['reason']}")
+
+
+@cli.command()
+@sources_option
+@click.option("--check", is_flag=True, help="Probe every endpoint once, politely (needs internet).")
+def sources(sources_path, check) -> None:
+    """List and validate the source registry."""
+    registry = load_registry(sources_path)
+    for s in registry:
+        parts = [
+            f"{len(s.feeds)} feeds",
+            f"{len(s.sitemaps)} sitemaps",
+            f"{len(s.start_urls)} listings",
+            f"{len(s.apis)} apis",
+        ]
+        click.echo(f"{s.id:<20} {s.kind:<13} {s.name}  ({', '.join(parts)}; delay {s.delay:g} s)")
+        if s.unverified:
+            click.echo(f"{'':<20} unverified: {', '.join(s.unverified)}")
+    click.echo(f"{len(registry)} sources ok")
+    if check:
+        from crawler.checking import check_sources
+
+        for result in check_sources(registry):
+            click.echo(str(result))
+
+
+@cli.command()
+@db_option
+@click.option("--since", default=None, help="ISO date or a span like 7d / 24h.")
+@click.option("--watch", default=None, help="Only this watch.")
+@click.option("--json", "as_json", is_flag=True)
+def alerts(db_path, since, watch, as_json) -> None:
+    """List alerts: new and changed documents that matched a watch."""
+    from crawler.watches import list_alerts
+
+    db = open_db(db_path, create=False)
+    found = list_alerts(db, since=since, watch=watch)
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    for a in found:
+        click.echo(
+            f"{a['matched_at']}  {a['watch']:<20} {a['reason']:<8} {a.get('title') or ''}\n    {a.get('url') or ''}"
+        )
+    if not found:
+        click.echo("no alerts")
+
+
+@cli.command()
+@click.option(
+    "--every",
+    "every",
+    default="6h",
+    show_default=True,
+    help='Interval ("30m", "6h", "1d") or a cron expression ("0 */6 * * *").',
+)
+@sources_option
+@db_option
+@click.option(
+    "--max-runs", type=int, default=None, help="Stop after this many crawls (for testing)."
+)
+def watch(every, sources_path, db_path, max_runs) -> None:
+    """Crawl on a schedule until stopped (SIGTERM/Ctrl-C finish the current crawl first).
+
+    Sources with their own `every` in sources.toml are crawled on that interval instead.
+    """
+    import subprocess
+
+    from crawler.schedule import parse_every, run_forever
+
+    registry = load_registry(sources_path)
+    try:
+        schedule = parse_every(every)
+    except ValueError as exc:
+        fail(f"--every: {exc}")
+
+    def crawl_children(ids: list[str]) -> int:
+        command = [sys.executable, "-m", "crawler.cli", "crawl", *ids, "--db", db_path]
+        if sources_path:
+            command += ["--sources", sources_path]
+        return subprocess.call(command)
+
+    run_forever(crawl_children, registry, schedule, max_runs=max_runs)
+
+
+@cli.command()
+@click.option(
+    "--port",
+    default=8001,
+    show_default=True,
+    type=int,
+    help="Port for the serve command it prints.",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to build the demo archive (default: runs/demo.db, rebuilt each time).",
+)
+def demo(port, db_path) -> None:
+    """Offline: serve the bundled demo sites on loopback, crawl them into a fresh archive."""
+    import tempfile
+
+    from crawler.crawl import crawl as run_crawl
+    from crawler.demo import serve_demo_sites
+    from crawler.sources import load_sources
+
+    db = Path(db_path) if db_path else DEFAULT_DB.with_name("demo.db")
+    for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    with serve_demo_sites() as sites, tempfile.TemporaryDirectory() as tmp:
+        registry = Path(tmp) / "sources.toml"
+        registry.write_text(sites.sources_toml)
+        click.echo("demo sites on loopback: " + ", ".join(sites.base_urls.values()))
+        result = run_crawl(load_sources(registry), db, progress=interactive(), watches_path=None)
+    c = result.counts
+    archive_db = open_db(str(db), create=False)
+    totals = archive.totals(archive_db)
+    click.echo(
+        f"crawled into {db}: {c['pages_fetched']} pages, {totals.documents} documents, "
+        f"{totals.figures} figures, {c['failures']} failures (run {result.run_id}: {result.status})"
+    )
+    for r in archive.search(archive_db, "referrals", limit=3):
+        click.echo(f"  search 'referrals': {r['title']}  ({r['url']})")
+    click.echo(
+        f"\nExplore it:  oversight serve --db {db} --port {port}\n"
+        f"then open   http://127.0.0.1:{port}/archive"
+    )
+
+
+if __name__ == "__main__":
+    cli()

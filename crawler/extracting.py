@@ -1,0 +1,196 @@
+"""The extract stage: pending snapshots -> a process pool -> documents, versions and figures.
+
+Workers read their snapshot's body from the archive themselves (read-only), so the parent only
+hands out ids and writes results, in snapshot order, one transaction per batch. Each document has
+a time limit: a pathological page is recorded as a failure and cannot stall the run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from crawler import archive
+
+TIME_LIMIT = 60  # seconds per document
+BATCH = 50
+
+
+class ExtractionTimeout(Exception):
+    pass
+
+
+@dataclass
+class ExtractReport:
+    extracted: int = 0
+    failed: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+
+_worker_db: sqlite3.Connection | None = None
+
+
+def _init_worker(db_path: str) -> None:
+    global _worker_db
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _worker_db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+
+
+def _on_alarm(signum, frame):
+    raise ExtractionTimeout
+
+
+def extract_one(snapshot_id: int, time_limit: int = TIME_LIMIT) -> tuple[int, object]:
+    """Extract one snapshot in a worker: returns (id, Document) or (id, reason string)."""
+    from extract import ExtractionError, extract_document
+
+    assert _worker_db is not None
+    found = _worker_db.execute(
+        "select body, final_url, url, content_type from snapshots where id = ?", [snapshot_id]
+    ).fetchone()
+    if found is None or found[0] is None:
+        return snapshot_id, "snapshot has no body"
+    body = archive.decompress(found[0])
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(time_limit)
+    try:
+        return snapshot_id, extract_document(body, found[1] or found[2], found[3])
+    except ExtractionError as exc:
+        return snapshot_id, str(exc) or "unreadable document"
+    except ExtractionTimeout:
+        return snapshot_id, f"extraction took longer than {time_limit} s"
+    except Exception as exc:  # a bug in an extractor must not lose the run; the row says which
+        return snapshot_id, f"extractor error: {type(exc).__name__}: {exc}"[:500]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def extract_pending(
+    db_path: str | Path,
+    everything: bool = False,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    time_limit: int = TIME_LIMIT,
+) -> ExtractReport:
+    """Extract every pending snapshot (every document snapshot with `everything`)."""
+    started = time.monotonic()
+    db = archive.open_archive(db_path)
+    report = ExtractReport()
+    ids = archive.pending_snapshot_ids(db, everything=everything)
+    rebuilding = archive.documents_to_rebuild(db) if everything else set()
+    workers = workers or max(1, os.cpu_count() or 1)
+    touched: set[int] = set()
+    done = 0
+    position = 0
+    while position < len(ids):
+        try:
+            with ProcessPoolExecutor(
+                max_workers=workers, initializer=_init_worker, initargs=(str(db_path),)
+            ) as pool:
+                while position < len(ids):
+                    chunk = ids[position : position + BATCH]
+                    futures = [pool.submit(extract_one, i, time_limit) for i in chunk]
+                    results = []
+                    for snapshot_id, future in zip(chunk, futures, strict=True):
+                        try:
+                            results.append(future.result(timeout=time_limit * 2 + 10))
+                        except FutureTimeout:
+                            results.append(
+                                (snapshot_id, f"extraction took longer than {time_limit} s")
+                            )
+                            _kill_pool(pool)
+                            raise BrokenProcessPool("a worker overran its time limit") from None
+                    _store(db, results, rebuilding, report, touched)
+                    position += len(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, len(ids))
+        except BrokenProcessPool:
+            # A worker died or overran: record the snapshot in flight as failed and go on with a
+            # fresh pool from the next one.
+            if position < len(ids):
+                snapshot = archive.snapshot_for_extraction(db, ids[position])
+                if snapshot is not None:
+                    archive.mark_extraction_failed(
+                        db, snapshot, "the extractor crashed or overran on this document"
+                    )
+                    report.failed += 1
+                position += 1
+    after_extraction(db, touched)
+    report.seconds = time.monotonic() - started
+    db.conn.close()
+    return report
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    for process in list(getattr(pool, "_processes", {}).values()):
+        try:
+            process.kill()
+        except Exception:
+            pass
+
+
+def _store(
+    db: sqlite_utils.Database,
+    results: list,
+    rebuilding: set[int],
+    report: ExtractReport,
+    touched: set[int],
+) -> None:
+    ready = []
+    for snapshot_id, outcome in results:
+        snapshot = archive.snapshot_for_extraction(db, snapshot_id)
+        if snapshot is None:
+            continue
+        if isinstance(outcome, str):
+            archive.mark_extraction_failed(db, snapshot, outcome)
+            report.failed += 1
+            report.failures.append(f"{snapshot['final_url']}: {outcome}")
+        else:
+            ready.append((snapshot, outcome))
+    if ready:
+        counts = archive.store_documents(db, ready, rebuilding)
+        report.extracted += len(ready)
+        report.new += counts["new"]
+        report.changed += counts["changed"]
+        report.unchanged += counts["same"]
+        for snapshot, _doc in ready:
+            found = archive.row(
+                db, "select id from documents where snapshot_id = ?", [snapshot["id"]]
+            )
+            if found:
+                touched.add(found["id"])
+
+
+def after_extraction(db: sqlite_utils.Database, touched: set[int]) -> None:
+    """Cross-document work: citations, figure checks and near-duplicates for what changed."""
+    from crawler import linking
+
+    linking.resolve_citations(db)
+    linking.mark_near_duplicates(db, touched)
+
+
+def main() -> None:  # pragma: no cover - used by benchmarks as `python -m crawler.extracting DB`
+    report = extract_pending(sys.argv[1], everything="--all" in sys.argv)
+    print(report)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,146 @@
+"""Downloader middlewares: where a request may go, and what it may ask conditionally.
+
+Each is small, built from the crawler, and counts what it does under `oversight/...` in the stats,
+so the run record is assembled from stats rather than counters threaded through the code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scrapy import Request, signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from crawler import archive
+from crawler.guards import refusal
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+class OutsideAllowedDomains(IgnoreRequest):
+    """A request (often a redirect target) that the source's rules refuse."""
+
+
+class DomainGuardMiddleware:
+    """Refuses any request, redirects included, that its source's rules forbid.
+
+    Scrapy's own offsite middleware knows one list of domains per spider; here each request carries
+    its source, and private addresses are refused too.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DomainGuardMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider=None) -> None:
+        source_id = request.meta.get("source_id")
+        if source_id is None:  # robots.txt, fetched on behalf of an already-allowed request
+            return None
+        source = self.crawler.spider.sources[source_id]
+        reason = refusal(request.url, source)
+        if reason:
+            self.stats.inc_value("oversight/refused")
+            redirected = request.meta.get("redirect_urls")
+            if redirected:
+                reason = f"redirect from {redirected[0]} refused: {reason}"
+            raise OutsideAllowedDomains(reason)
+        return None
+
+
+class ConditionalRequestMiddleware:
+    """Re-fetches of known URLs ask `If-None-Match` / `If-Modified-Since` from their stored copy.
+
+    Never for robots.txt (an empty 304 would read as "allow everything"). A 304 for a feed,
+    sitemap or listing is swapped for its stored copy so its links are read again.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        self.db = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
+        return cls(crawler)
+
+    def spider_opened(self, spider) -> None:
+        self.db = spider.db
+
+    def process_request(self, request: Request, spider=None) -> None:
+        if "role" not in request.meta or request.meta.get("conditional_for") == request.url:
+            return None
+        # Asked again for each redirect target, whose stored copy is not the original URL's.
+        request.meta["conditional_for"] = request.url
+        for header in ("If-None-Match", "If-Modified-Since"):
+            request.headers.pop(header, None)
+        request.meta.pop("stored_snapshot_id", None)
+        state = archive.not_modified_since(self.db, request.url) if self.db is not None else None
+        if not state or not state["last_snapshot_id"]:
+            return None
+        request.meta["stored_snapshot_id"] = state["last_snapshot_id"]
+        if state["etag"]:
+            request.headers["If-None-Match"] = state["etag"]
+        if state["last_modified"]:
+            request.headers["If-Modified-Since"] = state["last_modified"]
+        return None
+
+    def process_response(self, request: Request, response: Response, spider=None) -> Response:
+        if response.status != 304 or "role" not in request.meta:
+            return response
+        self.stats.inc_value("oversight/not_modified")
+        snapshot_id = request.meta.get("stored_snapshot_id")
+        if request.meta["role"] == "document" or not snapshot_id:
+            return response
+        body = archive.stored_body(self.db, snapshot_id)
+        if body is None:
+            return response
+        request.meta["from_store"] = True
+        return response.replace(status=200, body=body)
+
+
+class RetryAfterMiddleware:
+    """Honours `Retry-After` on 429/503 by slowing the source's download slot before the retry."""
+
+    MAX_WAIT = 120.0
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response, spider=None) -> Response:
+        if response.status in (429, 503):
+            value = response.headers.get(b"Retry-After")
+            wait = _seconds(value.decode("latin-1") if value else None)
+            if wait:
+                self.crawler.stats.inc_value("oversight/retry_after")
+                slot_key = self.crawler.engine.downloader.get_slot_key(request)
+                slot = self.crawler.engine.downloader.slots.get(slot_key)
+                if slot is not None:
+                    slot.delay = max(slot.delay, min(wait, self.MAX_WAIT))
+        return response
+
+
+def _seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        from datetime import UTC, datetime
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())

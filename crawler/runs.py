@@ -1,0 +1,87 @@
+"""Run bookkeeping outside the database: the per-run folder and the archive's crawl lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+
+class LockedError(Exception):
+    """Another live process is crawling into this archive."""
+
+
+@dataclass
+class CrawlLock:
+    """An exclusive lock beside the archive (`archive.db.lock`), released when the process dies.
+
+    `flock` frees the lock with its holder, so a lock left by a killed crawl is simply taken over;
+    the pid written inside lets us say whose it was.
+    """
+
+    path: Path
+    handle: TextIO | None = None
+
+    def acquire(self, warn: TextIO = sys.stderr) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise LockedError(
+                f"{self.path}: a crawl is already writing this archive ({holder})"
+            ) from exc
+        handle.seek(0)
+        previous = handle.read().strip()
+        if previous:
+            print(
+                f"warning: taking over a stale crawl lock ({previous}, no longer running)",
+                file=warn,
+            )
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle is None:
+            return
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.flush()
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+        self.handle = None
+
+    def __enter__(self) -> CrawlLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def lock_for(db_path: Path) -> CrawlLock:
+    return CrawlLock(db_path.with_name(db_path.name + ".lock"))
+
+
+def run_dir(db_path: Path, run_id: int) -> Path:
+    """`runs/<run-id>/` beside the archive: the run's log and Scrapy's stats."""
+    folder = db_path.parent / str(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_stats(folder: Path, stats: dict[str, Any]) -> Path:
+    path = folder / "stats.json"
+    path.write_text(json.dumps(stats, indent=2, default=str, sort_keys=True))
+    return path

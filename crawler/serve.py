@@ -1,0 +1,193 @@
+"""Publishing: Datasette over the archive, live (`serve`) or as a frozen copy (`publish`).
+
+The database is always served under the name `archive`, whatever its file is called, with the
+metadata, templates, plugins and static files in `datasette_config/`. Nothing served writes:
+the live archive is opened read-only by Datasette (mutable, so a crawl can write alongside it in
+WAL mode), no write plugin is installed, and the write API needs a root actor nobody gets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from datasette.app import Datasette
+from datasette.database import Database
+
+import crawler
+
+DATABASE_NAME = "archive"
+CONFIG_DIR = Path(crawler.__file__).resolve().parent.parent / "datasette_config"
+
+#: Datasette settings for an archive of a few hundred thousand documents: arbitrary SQL stays
+#: allowed (the dashboard needs it) but read-only and time-limited; facet suggestions, which
+#: run a query per column on every table page, are off.
+SETTINGS: dict[str, Any] = {
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 500,
+    "facet_suggest_time_limit_ms": 50,
+    "suggest_facets": False,
+    "default_facet_size": 10,
+    "max_returned_rows": 1000,
+    "default_page_size": 50,
+    "truncate_cells_html": 300,
+    "allow_download": False,
+    "default_cache_ttl": 5,
+    "num_sql_threads": 3,
+}
+
+
+class ServeError(Exception):
+    """The archive cannot be served or published; the message names the file."""
+
+
+def load_metadata(public: bool = False) -> dict:
+    """`datasette_config/metadata.yml`, plus the robots switch the plugins read."""
+    metadata = yaml.safe_load((CONFIG_DIR / "metadata.yml").read_text(encoding="utf-8"))
+    plugins = metadata.setdefault("plugins", {})
+    plugins["oversight"] = {"block_robots": public}
+    return metadata
+
+
+def _require_archive(db_path: Path) -> None:
+    if not db_path.is_file():
+        raise ServeError(f"{db_path}: no archive here (run `oversight crawl` or `oversight demo`)")
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            conn.execute("select count(*) from documents").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise ServeError(f"{db_path}: not an Oversight archive ({exc})") from exc
+
+
+def make_datasette(db_path: str | Path, public: bool = False) -> Datasette:
+    """A Datasette app serving the live archive at `db_path` as `archive`.
+
+    The database is added as mutable, so Datasette notices a crawl's writes and opens it with
+    `mode=ro`; `public=True` answers robots.txt with `Disallow: /` and adds `X-Robots-Tag`.
+    """
+    db_path = Path(db_path).resolve()
+    _require_archive(db_path)
+    ds = Datasette(
+        metadata=load_metadata(public),
+        template_dir=str(CONFIG_DIR / "templates"),
+        plugins_dir=str(CONFIG_DIR / "plugins"),
+        static_mounts=[("static", str(CONFIG_DIR / "static"))],
+        settings=SETTINGS,
+    )
+    ds.add_database(Database(ds, path=str(db_path), is_mutable=True), name=DATABASE_NAME)
+    return ds
+
+
+def serve(
+    db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, public: bool = False
+) -> None:
+    """Run Datasette with uvicorn until interrupted; `public` binds every interface."""
+    import uvicorn
+
+    ds = make_datasette(db_path, public=public)
+    uvicorn.run(ds.app(), host="0.0.0.0" if public else host, port=port, log_level="warning")
+
+
+def publish(db_path: str | Path, out_dir: str | Path, keep_snapshots: bool = False) -> Path:
+    """Write a frozen copy of the archive with everything `datasette` needs to serve it.
+
+    The copy is checkpointed and written by `VACUUM INTO` (a consistent snapshot even while a
+    crawl writes), switched out of WAL so it can be opened immutable, and stripped of the raw
+    snapshot bodies, which are never served. Beside it: `counts.json` from `datasette inspect`,
+    and `metadata.yml`, `templates/`, `plugins/` and `static/`. Returns the copy's path.
+    """
+    db_path = Path(db_path).resolve()
+    _require_archive(db_path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{DATABASE_NAME}.db"
+    for stale in (out, out.with_name(out.name + "-wal"), out.with_name(out.name + "-shm")):
+        stale.unlink(missing_ok=True)
+
+    source = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
+    try:
+        source.execute("PRAGMA busy_timeout = 30000")
+        source.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        source.execute("VACUUM INTO ?", (str(out),))
+    finally:
+        source.close()
+
+    copy = sqlite3.connect(str(out), isolation_level=None)
+    try:
+        copy.execute("PRAGMA journal_mode = DELETE")
+        if not keep_snapshots:
+            copy.execute("UPDATE snapshots SET body = NULL")
+            copy.execute("VACUUM")
+        check = copy.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        copy.close()
+    if check != "ok":
+        raise ServeError(f"{out}: integrity check of the published copy failed ({check})")
+
+    for name in ("templates", "plugins", "static"):
+        target = out_dir / name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(
+            CONFIG_DIR / name, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    metadata = load_metadata(public=False)
+    (out_dir / "metadata.yml").write_text(
+        yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    _write_inspect(out, out_dir / "counts.json")
+    return out
+
+
+def _write_inspect(db: Path, target: Path) -> None:
+    """`datasette inspect` the copy, renamed to `archive`, so counts load without a table scan."""
+    result = subprocess.run(
+        [sys.executable, "-m", "datasette", "inspect", str(db)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ServeError(f"{db}: datasette inspect failed: {result.stderr.strip()[-500:]}")
+    data = json.loads(result.stdout)
+    if db.stem != DATABASE_NAME and db.stem in data:
+        data[DATABASE_NAME] = data.pop(db.stem)
+    target.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def serve_command_for(out_dir: str | Path) -> str:
+    """The command that serves a `publish` folder with Datasette alone (no Oversight needed)."""
+    out_dir = Path(out_dir)
+    return (
+        f"datasette serve -i {out_dir / 'archive.db'} --inspect-file {out_dir / 'counts.json'}"
+        f" --metadata {out_dir / 'metadata.yml'} --template-dir {out_dir / 'templates'}"
+        f" --plugins-dir {out_dir / 'plugins'} --static static:{out_dir / 'static'}"
+        " --setting sql_time_limit_ms 3000 --setting suggest_facets off"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m crawler.serve DB [--host] [--port] [--public]`, for tests and quick use."""
+    parser = argparse.ArgumentParser(prog="python -m crawler.serve", description=__doc__)
+    parser.add_argument("db")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--public", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        serve(args.db, host=args.host, port=args.port, public=args.public)
+    except ServeError as exc:
+        raise SystemExit(f"oversight serve: {exc}") from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Oversight's one spider, driven by the source registry."""

@@ -1,0 +1,330 @@
+"""The one spider: every source's feeds, sitemaps, listings and APIs, by the rules of ARCHITECTURE.md.
+
+Discovery (feeds, sitemaps, listings, APIs) decides what to fetch; this module applies the rules:
+each URL at most once per run, the final URL decides whether a response is a document,
+`exclude` and `allowed_domains` always win, and known documents whose declared modification date
+has not moved since their last fetch are skipped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler import archive
+from crawler.discovery import Candidate, DiscoveryError
+from crawler.discovery.apis import (
+    govuk_attachment_links,
+    govuk_search_url,
+    parse_govuk_search,
+    parse_wordpress_posts,
+    wordpress_posts_url,
+)
+from crawler.discovery.feeds import parse_feed
+from crawler.discovery.listings import extract_links, meta_refresh_target
+from crawler.discovery.sitemaps import parse_sitemap
+from crawler.failures import describe_failure
+from crawler.guards import refusal
+from crawler.items import FailureItem, NotModifiedItem, SnapshotItem
+from crawler.sources import Source
+
+#: Statuses that reach the spider instead of being filtered, so each ends as a row.
+HANDLED_STATUSES = [304, *range(400, 600)]
+DISCOVERY_ROLES = ("feed", "sitemap", "listing", "api")
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class MonitorSpider(scrapy.Spider):
+    name = "monitor"
+
+    def __init__(
+        self,
+        sources: list[Source],
+        db_path: str,
+        run_id: int,
+        skip_urls: set[str] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.sources = {s.id: s for s in sources}
+        self.db_path = db_path
+        self.db = archive.open_archive(db_path)
+        self.run_id = run_id
+        self.skip_urls = skip_urls or set()
+        self.listing_pages: Counter[str] = Counter()
+        self.limit_reported: set[str] = set()
+
+    # Requests
+
+    async def start(self) -> AsyncIterator[Any]:
+        for source in self.sources.values():
+            for item in self.seed_requests(source):
+                yield item
+
+    def seed_requests(self, source: Source) -> Iterator[Any]:
+        for url in source.feeds:
+            yield from self.request(url, source, "feed", seed=True)
+        for url in source.sitemaps:
+            yield from self.request(url, source, "sitemap", seed=True)
+        for url in source.start_urls:
+            yield from self.request(url, source, "listing", seed=True)
+        for api in source.apis:
+            if api.type == "govuk-search":
+                since = archive.last_completed_run_start(self.db, source.id)
+                since = since[:10] if since else None
+                url = govuk_search_url(api, since)
+            else:
+                url = wordpress_posts_url(api, 1)
+            yield from self.request(url, source, "api", seed=True, api_type=api.type)
+
+    def request(
+        self,
+        url: str,
+        source: Source,
+        role: str,
+        seed: bool = False,
+        candidate: Candidate | None = None,
+        **meta: Any,
+    ) -> Iterator[Any]:
+        """A request for `url`, or a failure row when a seed is refused; links are dropped quietly."""
+        reason = refusal(url, source)
+        if reason:
+            self.crawler.stats.inc_value("oversight/links_refused")
+            if seed:
+                yield FailureItem(
+                    url=url, source_id=source.id, reason=reason, at=utcnow(), role=role
+                )
+            return
+        if role == "document":
+            if url in self.skip_urls:
+                self.crawler.stats.inc_value("oversight/resumed_skip")
+                return
+            if candidate is not None and self.known_unchanged(url, candidate, source):
+                self.crawler.stats.inc_value("oversight/skipped_unchanged")
+                return
+        if self.backing_off(url):
+            self.crawler.stats.inc_value("oversight/backing_off")
+            return
+        meta.update(
+            role=role,
+            source_id=source.id,
+            download_slot=source.id,
+            handle_httpstatus_list=HANDLED_STATUSES,
+        )
+        if candidate is not None:
+            meta["linked_date"] = candidate.published
+            meta["declared_modified"] = candidate.modified
+        yield scrapy.Request(
+            url,
+            callback=self.parse,
+            errback=self.failed,
+            meta=meta,
+            priority=10 if role in DISCOVERY_ROLES else 0,
+        )
+
+    def known_unchanged(self, url: str, candidate: Candidate, source: Source) -> bool:
+        """True when a declared modification date shows no change since the stored copy.
+
+        RSS pubDate never counts: it is a publication date. A document older than the source's
+        `recheck_days` is fetched anyway (conditionally) so silent edits are caught.
+        """
+        if not candidate.modified:
+            return False
+        state = archive.not_modified_since(self.db, url)
+        if not state or not state["last_fetched_at"] or state["last_status"] not in (200, 304):
+            return False
+        fetched = _parse_time(state["last_fetched_at"])
+        if fetched is None or datetime.now(UTC) - fetched > timedelta(days=source.recheck_days):
+            return False
+        if state["declared_modified"]:
+            return state["declared_modified"] == candidate.modified
+        modified = _parse_time(candidate.modified, end_of_day=True)
+        return modified is not None and modified < fetched
+
+    def backing_off(self, url: str) -> bool:
+        state = archive.not_modified_since(self.db, url)
+        return bool(state and state["next_try_at"] and state["next_try_at"] > utcnow())
+
+    # Responses
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        source = self.sources[meta["source_id"]]
+        role = meta["role"]
+        url = meta.get("redirect_urls", [response.url])[0]
+        if response.status == 304:
+            yield NotModifiedItem(
+                url=url,
+                final_url=response.url,
+                source_id=source.id,
+                role=role,
+                at=utcnow(),
+                declared_modified=meta.get("declared_modified"),
+            )
+            return
+        if response.status >= 400:
+            yield FailureItem(
+                url=url,
+                source_id=source.id,
+                status=response.status,
+                role=role,
+                reason=f"HTTP {response.status}",
+                at=utcnow(),
+            )
+            return
+        final_role = role
+        if role in ("listing", "document") and source.is_document(response.url):
+            final_role = "document"
+        elif role == "document":
+            final_role = "page"  # redirected somewhere that is not a document: kept, not extracted
+        if not meta.get("from_store"):
+            yield self.snapshot(response, url, source, final_role)
+        try:
+            yield from self.discover(response, source, role, final_role)
+        except DiscoveryError as exc:
+            yield FailureItem(
+                url=url,
+                source_id=source.id,
+                status=response.status,
+                role=role,
+                reason=str(exc),
+                at=utcnow(),
+            )
+
+    def snapshot(self, response: Response, url: str, source: Source, role: str) -> SnapshotItem:
+        headers = {
+            k.decode("latin-1"): b", ".join(v).decode("latin-1")
+            for k, v in response.headers.items()
+        }
+        return SnapshotItem(
+            url=url,
+            final_url=response.url,
+            source_id=source.id,
+            role=role,
+            status=response.status,
+            content_type=headers.get("Content-Type"),
+            etag=headers.get("Etag") or headers.get("ETag"),
+            last_modified=headers.get("Last-Modified"),
+            headers=headers,
+            body=response.body,
+            fetched_at=utcnow(),
+            linked_date=response.meta.get("linked_date"),
+            declared_modified=response.meta.get("declared_modified"),
+        )
+
+    def discover(
+        self, response: Response, source: Source, role: str, final_role: str
+    ) -> Iterator[Any]:
+        body, url = response.body, response.url
+        if role == "feed":
+            for entry in parse_feed(body, url):
+                yield from self.request(entry.url, source, "document", candidate=entry)
+        elif role == "sitemap":
+            sitemap = parse_sitemap(body, url)
+            for child in sitemap.sitemaps:
+                yield from self.request(child.url, source, "sitemap")
+            for entry in sitemap.urls:
+                if source.is_document(entry.url):
+                    yield from self.request(entry.url, source, "document", candidate=entry)
+        elif role == "api":
+            yield from self.discover_api(response, source)
+        elif _is_html(response):
+            yield from self.discover_links(response, source, role, final_role)
+        elif final_role == "document" and _is_json(response):
+            for attachment in govuk_attachment_links(body):
+                yield from self.request(attachment.url, source, "document", candidate=attachment)
+
+    def discover_api(self, response: Response, source: Source) -> Iterator[Any]:
+        if response.meta.get("api_type") == "govuk-search":
+            candidates, next_url = parse_govuk_search(response.body, response.url)
+        else:
+            headers = {
+                k.decode("latin-1"): v[0].decode("latin-1") for k, v in response.headers.items()
+            }
+            candidates, next_url = parse_wordpress_posts(response.body, response.url, headers)
+        for candidate in candidates:
+            yield from self.request(candidate.url, source, "document", candidate=candidate)
+        if next_url:
+            yield from self.request(next_url, source, "api", api_type=response.meta.get("api_type"))
+
+    def discover_links(
+        self, response: Response, source: Source, role: str, final_role: str
+    ) -> Iterator[Any]:
+        refresh = meta_refresh_target(response.body, response.url)
+        if refresh:
+            yield from self.request(refresh, source, role)
+        if role == "listing":
+            self.listing_pages[source.id] += 1
+        reads_links = role == "listing" or (final_role == "document" and source.documents)
+        if not reads_links:
+            return
+        page_date = response.meta.get("linked_date")
+        for link in extract_links(response.body, response.url):
+            if source.matches_document(link.url):
+                candidate = Candidate(url=link.url, published=page_date, anchor=link.anchor)
+                yield from self.request(link.url, source, "document", candidate=candidate)
+            elif role == "listing" and source.is_listing(link.url):
+                if self.listing_pages[source.id] >= source.max_pages:
+                    if source.id not in self.limit_reported:
+                        self.limit_reported.add(source.id)
+                        yield FailureItem(
+                            url=link.url,
+                            source_id=source.id,
+                            role="listing",
+                            at=utcnow(),
+                            reason=f"listing page limit reached ({source.max_pages} pages this run; "
+                            "raise max_pages in sources.toml if the site really is that big)",
+                        )
+                    continue
+                yield from self.request(link.url, source, "listing")
+
+    def failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request
+        source_id = request.meta.get("source_id")
+        if source_id is None:
+            return
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        yield FailureItem(
+            url=url,
+            source_id=source_id,
+            reason=describe_failure(failure),
+            role=request.meta.get("role"),
+            at=utcnow(),
+        )
+
+    def closed(self, reason: str) -> None:
+        self.db.conn.close()
+
+
+def _is_html(response: Response) -> bool:
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+    if "html" in content_type:
+        return True
+    head = response.body[:512].lstrip().lower()
+    return not content_type and (head.startswith(b"<!doctype html") or head.startswith(b"<html"))
+
+
+def _is_json(response: Response) -> bool:
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+    return "json" in content_type
+
+
+def _parse_time(value: str, end_of_day: bool = False) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    if len(value) <= 10 and end_of_day:
+        parsed = parsed + timedelta(days=1)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed

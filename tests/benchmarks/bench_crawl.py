@@ -1,0 +1,237 @@
+"""Crawl and extract benchmark on a generated loopback site (issue 2 and issue 4 performance).
+
+    python tests/benchmarks/bench_crawl.py [--pages 2000] [--polite-pages 15]
+
+Prints, each against a baseline measured in the same run:
+- crawl stage (fetch + snapshot) pages/s vs a bare Scrapy spider fetching the same site;
+- extract stage docs/s (process pool) vs bare `trafilatura.extract` in one process;
+- an unchanged re-crawl's wall time and bytes vs the first crawl (and its extractions: must be 0);
+- with the default polite delay (2 s), first crawl vs an unchanged re-crawl answered by 304s;
+- peak memory (max RSS) of each child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from crawler.siteserver import Site  # noqa: E402
+
+WORDS = (
+    "police officers referrals investigation misconduct watchdog complaint inspection force "
+    "report recommendations vetting corruption public confidence evidence officers data "
+    "the of and to in a for was were that with on by as at from this which have has been"
+).split()
+
+
+def article(i: int, rng: random.Random) -> str:
+    paragraphs = []
+    while sum(len(p) for p in paragraphs) < 38_000:
+        words = [rng.choice(WORDS) for _ in range(rng.randint(40, 90))]
+        words.insert(rng.randint(0, len(words)), f"{rng.randint(2, 900)} out of {rng.randint(900, 5000)}")
+        paragraphs.append(" ".join(words).capitalize() + ".")
+    furniture = "".join(f'<li><a href="/topics/{t}/">{t}</a></li>' for t in WORDS[:40])
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return textwrap.dedent(f"""\
+        <!doctype html><html lang="en"><head><meta charset="utf-8">
+        <title>Bulletin {i}: findings on force {i % 43} | Bench Watchdog</title>
+        <meta property="article:published_time" content="2024-0{1 + i % 9}-1{i % 9}T09:00:00Z">
+        </head><body><nav><ul>{furniture}</ul></nav>
+        <main><article><h1>Bulletin {i}: findings on force {i % 43}</h1>{body}</article></main>
+        <footer><ul>{furniture}</ul><p>Cookie settings. Sign up to our newsletter.</p></footer>
+        </body></html>""")
+
+
+def generate(folder: Path, pages: int, lastmod: bool = True) -> None:
+    rng = random.Random(pages)
+    entries = []
+    for i in range(pages):
+        path = folder / "bulletins" / f"b{i:05d}" / "index.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(article(i, rng))
+        stamp = "<lastmod>2024-05-01T09:00:00+00:00</lastmod>" if lastmod else ""
+        entries.append(f"<url><loc>{{{{base}}}}/bulletins/b{i:05d}/</loc>{stamp}</url>")
+    (folder / "sitemap.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(entries) + "</urlset>"
+    )
+    (folder / "robots.txt").write_text("User-agent: *\nDisallow:\n")
+
+
+def run_child(command: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """Run a child process; return wall seconds, its peak RSS in MB and its stdout."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, **(env or {})}, cwd=ROOT)
+    out = process.stdout.read().decode()
+    err = process.stderr.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{command[:4]} failed:\n{out}\n{err[-3000:]}")
+    return elapsed, usage.ru_maxrss // 1024, out
+
+
+BARE_SCRAPY = """
+import sys, time
+import scrapy
+from scrapy.crawler import CrawlerProcess
+from scrapy.spiders import SitemapSpider
+
+class Bare(SitemapSpider):
+    name = "bare"
+    sitemap_urls = [sys.argv[1]]
+    def parse(self, response):
+        pass
+
+process = CrawlerProcess({"LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": 16,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": int(sys.argv[2]), "ROBOTSTXT_OBEY": True,
+    "TELNETCONSOLE_ENABLED": False})
+crawler = process.create_crawler(Bare)
+process.crawl(crawler)
+started = time.perf_counter()
+process.start()
+print(crawler.stats.get_value("response_received_count"), time.perf_counter() - started)
+"""
+
+BARE_TRAFILATURA = """
+import sys, time, zlib, sqlite3
+import trafilatura
+db = sqlite3.connect(sys.argv[1])
+bodies = [zlib.decompress(b) for (b,) in db.execute("select body from snapshots where role = 'document'")]
+started = time.perf_counter()
+for body in bodies:
+    trafilatura.extract(body)
+print(len(bodies), time.perf_counter() - started)
+"""
+
+
+def sources_toml(site: Site, delay: float, concurrency: int) -> str:
+    return textwrap.dedent(f"""\
+        [[sources]]
+        id = "bench"
+        name = "Bench Watchdog"
+        kind = "watchdog"
+        homepage = "{site.url('/')}"
+        allowed_domains = ["{site.host}"]
+        sitemaps = ["{site.url('/sitemap.xml')}"]
+        documents = ['/bulletins/b\\d+/$']
+        delay = {delay}
+        concurrency = {concurrency}
+        """)
+
+
+def crawl_once(workdir: Path, db: Path, sources: Path, extract: bool) -> tuple[float, int, dict]:
+    command = [sys.executable, "-m", "crawler.cli", "crawl", "--sources", str(sources), "--db", str(db)]
+    if not extract:
+        command.append("--no-extract")
+    elapsed, rss, out = run_child(command, env={"OVERSIGHT_WATCHES": str(workdir / "none.toml")})
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    run = dict(conn.execute("select * from runs order by id desc limit 1").fetchone())
+    stats = json.loads(Path(run["log_dir"], "stats.json").read_text())
+    run["elapsed"] = stats.get("elapsed_time_seconds", elapsed)
+    conn.close()
+    return elapsed, rss, run
+
+
+def bytes_sent(site: Site) -> int:
+    return sum(r.bytes_sent for r in site.log)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--polite-pages", type=int, default=15)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="oversight-bench-") as tmp:
+        work = Path(tmp)
+        site_dir = work / "site"
+        generate(site_dir, args.pages)
+        size = sum(p.stat().st_size for p in site_dir.rglob("*.html")) / args.pages / 1024
+        print(f"site: {args.pages} pages, {size:.0f} KB each on average, served on loopback")
+        with Site(site_dir, host="127.0.0.9") as site:
+            sources = work / "sources.toml"
+            sources.write_text(sources_toml(site, 0, args.concurrency))
+
+            bare_script = work / "bare_scrapy.py"
+            bare_script.write_text(BARE_SCRAPY)
+            _, bare_rss, out = run_child([sys.executable, str(bare_script), site.url("/sitemap.xml"),
+                                          str(args.concurrency)])
+            bare_count, bare_seconds = out.split()
+            bare_rate = int(bare_count) / float(bare_seconds)
+
+            db = work / "archive.db"
+            site.reset_log()
+            _, crawl_rss, run = crawl_once(work, db, sources, extract=False)
+            first_bytes = bytes_sent(site)
+            ours_rate = run["pages_fetched"] / run["elapsed"]
+            print("\ncrawl stage (fetch + snapshot), throttles off, "
+                  f"{args.concurrency} connections to the site:")
+            print(f"  bare Scrapy     {bare_rate:8.1f} pages/s   peak RSS {bare_rss} MB")
+            print(f"  oversight crawl {ours_rate:8.1f} pages/s   peak RSS {crawl_rss} MB   "
+                  f"ratio {ours_rate / bare_rate:.2f} (target >= 0.8)")
+
+            bare_extract = work / "bare_trafilatura.py"
+            bare_extract.write_text(BARE_TRAFILATURA)
+            _, bare_x_rss, out = run_child([sys.executable, str(bare_extract), str(db)])
+            n, seconds = out.split()
+            bare_x_rate = int(n) / float(seconds)
+            started = time.perf_counter()
+            _, x_rss, out = run_child([sys.executable, "-m", "crawler.cli", "extract", "--db", str(db)])
+            x_seconds = time.perf_counter() - started
+            x_rate = run["pages_fetched"] / x_seconds
+            print(f"\nextract stage on {os.cpu_count()} cores (includes figures, entities, links, "
+                  "versions, FTS):")
+            print(f"  bare trafilatura.extract, one process {bare_x_rate:8.1f} docs/s   peak RSS {bare_x_rss} MB")
+            print(f"  oversight extract (process pool)      {x_rate:8.1f} docs/s   peak RSS {x_rss} MB   "
+                  f"ratio {x_rate / bare_x_rate:.2f} (target >= 1.6)")
+
+            site.reset_log()
+            first_wall = run["elapsed"]
+            _, _, again = crawl_once(work, db, sources, extract=True)
+            import sqlite3
+
+            conn = sqlite3.connect(db)
+            extracted_again = conn.execute(
+                "select count(*) from snapshots where run_id = ? and role = 'document'", [again["id"]]
+            ).fetchone()[0]
+            conn.close()
+            print("\nunchanged re-crawl (sitemap lastmod unchanged):")
+            print(f"  first crawl  {first_wall:7.2f} s  {first_bytes / 1e6:8.1f} MB transferred")
+            print(f"  re-crawl     {again['elapsed']:7.2f} s  {bytes_sent(site) / 1e6:8.3f} MB transferred   "
+                  f"ratio {again['elapsed'] / first_wall:.3f} (target <= 0.2); documents re-extracted: "
+                  f"{extracted_again}; skipped as unchanged {again['skipped_unchanged']}, 304s {again['not_modified']}")
+
+        polite_dir = work / "polite"
+        generate(polite_dir, args.polite_pages, lastmod=False)
+        with Site(polite_dir, host="127.0.0.10") as site:
+            sources = work / "polite.toml"
+            sources.write_text(sources_toml(site, 2.0, 1))
+            db = work / "polite.db"
+            first, _, run1 = crawl_once(work, db, sources, extract=False)
+            second, _, run2 = crawl_once(work, db, sources, extract=False)
+            print(f"\ndefault polite delay (2 s), {args.polite_pages} pages, no lastmod so every page is "
+                  "re-checked with a conditional request:")
+            print(f"  first crawl {run1['elapsed']:6.1f} s ({run1['pages_fetched']} pages); "
+                  f"re-crawl {run2['elapsed']:6.1f} s ({run2['not_modified']} answered 304)   "
+                  f"ratio {run2['elapsed'] / run1['elapsed']:.2f} (must be <= 1)")
+
+
+if __name__ == "__main__":
+    main()
