@@ -221,23 +221,16 @@ def status(db_path) -> None:
         f"{db_path}: {totals.documents} documents, {totals.versions} versions, "
         f"{totals.figures} figures, {totals.failures} failures recorded"
     )
-    try:
-        from crawler.health import source_health
-    except ImportError:
-        source_health = None
+    from crawler.health import source_health
+
     click.echo("\nsources:")
-    if source_health is not None:
-        for h in source_health(db):
-            flags = f"  !! {', '.join(h.flags)}" if h.flags else ""
-            click.echo(
-                f"  {h.source_id:<20} {h.documents:>6} docs  last ok {h.last_success or '-'}  "
-                f"last failure {h.last_failure or '-'}  changes this week {h.changes_this_week}{flags}"
-            )
-    else:
-        for s in archive.counts_by_source(db):
-            click.echo(
-                f"  {s['id']:<20} {s['documents']:>6} docs  last seen {s['last_seen'] or '-'}"
-            )
+    for h in source_health(db):
+        click.echo(
+            f"  {h.source_id:<20} {h.documents:>6} docs  last ok {h.last_success_at or '-'}  "
+            f"last failure {h.last_failure_at or '-'}  changes this week {h.changes_this_week}"
+        )
+        for flag in h.flags:
+            click.echo(f"  {'':<20} !! {flag}: {h.reasons.get(flag, '')}")
     click.echo("\nlast runs:")
     for r in archive.recent_runs(db):
         click.echo(

@@ -1,0 +1,239 @@
+"""End-to-end: the real `oversight crawl` against the fixture web on loopback.
+
+One crawl of the watchdog and news sites is shared by the module's read-only assertions; tests
+that change the sites or crawl again build their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from crawler.siteserver import Site, serve_sites
+from crawler.useragent import USER_AGENT
+from tests.conftest import FIXTURE_WEB, SITES_ROOT, make_sources
+from tests.helpers import crawl, query, run_cli, scalar
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """The fixture web crawled once: (sites, db path, CLI result)."""
+    tmp = tmp_path_factory.mktemp("crawl")
+    roots = {name: SITES_ROOT / name for name in FIXTURE_WEB}
+    with serve_sites(roots, first_host=41) as sites:
+        sources = make_sources(tmp, sites["watchdog"], sites["news"])
+        db = tmp / "archive.db"
+        result = crawl(sources, db)
+        yield sites, db, result
+
+
+def expected_documents(sites: dict[str, Site]) -> list[dict]:
+    return [d for name in ("watchdog", "news") for d in sites[name].expected()["documents"]]
+
+
+def test_every_document_is_archived_under_its_final_url(crawled):
+    sites, db, _ = crawled
+    urls = {r["url"] for r in query(db, "select url from documents")}
+    for doc in expected_documents(sites):
+        assert doc["url"] in urls
+    for name in ("watchdog", "news"):
+        for old, new in sites[name].expected()["redirects"].items():
+            assert new in urls and old not in urls
+
+
+def test_titles_dates_and_text_are_extracted_exactly(crawled):
+    sites, db, _ = crawled
+    for doc in expected_documents(sites):
+        row = query(db, "select * from documents where url = ?", [doc["url"]])[0]
+        assert row["title"] == doc["title"]
+        assert (row["published"] or "")[:10] == doc["published"], doc["url"]
+        assert row["content_type"] == doc["content_type"]
+        text = " ".join(row["text"].split())  # PDF lines wrap mid-sentence
+        for sentence in doc["key_sentences"]:
+            assert sentence in text, (doc["url"], sentence)
+
+
+def test_page_furniture_is_left_out(crawled):
+    sites, db, _ = crawled
+    texts = " ".join(r["text"] for r in query(db, "select text from documents"))
+    for furniture in sites["watchdog"].expected()["furniture"]:
+        assert furniture not in texts
+
+
+def test_listing_and_home_pages_are_not_documents(crawled):
+    sites, db, _ = crawled
+    urls = {r["url"] for r in query(db, "select url from documents")}
+    for name in ("watchdog", "news"):
+        assert not urls & set(sites[name].expected()["not_documents"])
+
+
+def test_pdf_report_is_archived_with_its_text_and_pages(crawled):
+    sites, db, _ = crawled
+    pdf = [d for d in expected_documents(sites) if d["content_type"] == "pdf"][0]
+    row = query(db, "select * from documents where url = ?", [pdf["url"]])[0]
+    assert len(json.loads(row["page_starts"])) == pdf["pages"]
+
+
+def test_nothing_is_fetched_against_robots_or_outside_allowed_domains(crawled):
+    sites, db, _ = crawled
+    assert sites["offsite"].log == []
+    for name in ("watchdog", "news"):
+        paths = {r.path for r in sites[name].log}
+        for path in sites[name].expected()["never_fetched"]:
+            assert path not in paths
+    reasons = [r["reason"] for r in query(db, "select reason from failures")]
+    assert any("robots.txt" in r for r in reasons)
+
+
+def test_no_url_is_fetched_twice_in_a_run(crawled):
+    sites, _, _ = crawled
+    for name in ("watchdog", "news"):
+        repeats = [p for p, n in Counter(sites[name].paths()).items() if n > 1]
+        assert repeats == []
+
+
+def test_every_request_names_oversight_and_a_contact(crawled):
+    sites, _, _ = crawled
+    for name in ("watchdog", "news"):
+        assert {r.user_agent for r in sites[name].log} == {USER_AGENT}
+    assert "Oversight" in USER_AGENT and "+http" in USER_AGENT
+
+
+def test_failures_are_rows_with_reasons_and_the_run_goes_on(crawled):
+    sites, db, result = crawled
+    rows = {r["url"]: r for r in query(db, "select * from failures")}
+    for failure in sites["news"].expected()["failures"]:
+        assert failure["url"] in rows, failure
+    news = sites["news"].expected()
+    by_url = {f["url"]: f for f in news["failures"]}
+    for url, row in rows.items():
+        if url in by_url and by_url[url]["status"] == 404:
+            assert row["status"] == 404
+    too_large = [r for r in rows.values() if "too large" in r["reason"]]
+    assert len(too_large) == 2  # the 30 MB page and the gzip bomb
+    assert "partial" in result.stdout
+
+
+def test_run_row_counts_and_run_folder(crawled):
+    _, db, _ = crawled
+    run = query(db, "select * from runs")[0]
+    assert run["status"] == "partial" and run["finished_at"]
+    assert run["documents_new"] == scalar(db, "select count(*) from documents")
+    assert run["failures"] == scalar(db, "select count(*) from failures")
+    assert run["pages_fetched"] > run["documents_new"]
+    folder = Path(run["log_dir"])
+    assert (folder / "log.txt").stat().st_size > 0
+    assert json.loads((folder / "stats.json").read_text())["finish_reason"] == "finished"
+
+
+def test_full_text_search_finds_documents(crawled):
+    _, db, _ = crawled
+    result = run_cli("search", "vetting failures", "--db", str(db), "--json")
+    hits = json.loads(result.stdout)
+    assert hits and "vetting" in hits[0]["title"].lower()
+    assert "[" in hits[0]["snippet"]
+
+
+def test_archive_passes_integrity_check(crawled):
+    _, db, _ = crawled
+    assert scalar(db, "pragma integrity_check") == "ok"
+    assert scalar(db, "pragma journal_mode") == "wal"
+
+
+def test_status_reports_sources_and_runs(crawled):
+    _, db, _ = crawled
+    result = run_cli("status", "--db", str(db))
+    assert result.returncode == 0
+    assert "test-watchdog" in result.stdout and "#1" in result.stdout
+
+
+def test_unchanged_recrawl_downloads_no_known_document_again(fixture_web, tmp_path):
+    sources = make_sources(tmp_path, fixture_web["watchdog"], fixture_web["news"])
+    db = tmp_path / "archive.db"
+    crawl(sources, db)
+    documents = {r["url"] for r in query(db, "select url from documents")}
+    for site in fixture_web.values():
+        site.reset_log()
+    crawl(sources, db)
+    for name in ("watchdog", "news"):
+        site = fixture_web[name]
+        refetched = [r for r in site.log if site.url(r.path) in documents and r.status == 200]
+        assert refetched == []
+    run = query(db, "select * from runs order by id desc limit 1")[0]
+    assert run["documents_new"] == 0 and run["documents_changed"] == 0
+    assert run["not_modified"] > 0
+    assert scalar(db, "select count(*) from versions") == len(documents)
+
+
+def test_changed_article_gets_a_second_version(fixture_web, tmp_path):
+    watchdog = fixture_web["watchdog"]
+    sources = make_sources(tmp_path, watchdog)
+    db = tmp_path / "archive.db"
+    crawl(sources, db)
+    crawl(sources, db)
+    path = "/news/taser-discharges-review/"
+    page = watchdog.render_text((watchdog.root / "news/taser-discharges-review/index.html").read_text())
+    edited = page.replace("six forces", "seven forces")
+    assert edited != page
+    watchdog.set_page(path, edited)
+    crawl(sources, db)
+    doc = query(db, "select * from documents where url = ?", [watchdog.url(path)])[0]
+    assert doc["version_count"] == 2 and "seven forces" in doc["text"]
+    versions = query(db, "select * from versions where document_id = ? order by id", [doc["id"]])
+    assert "six forces" in versions[0]["text"] and "seven forces" in versions[1]["text"]
+    assert "six" in versions[1]["diff"] and "seven" in versions[1]["diff"]
+    run = query(db, "select * from runs order by id desc limit 1")[0]
+    assert run["documents_changed"] == 1 and run["documents_new"] == 0
+
+
+def test_document_answering_404_is_marked_removed_and_kept(fixture_web, tmp_path):
+    news = fixture_web["news"]
+    sources = make_sources(tmp_path, news, recheck_days=0)
+    db = tmp_path / "archive.db"
+    crawl(sources, db)
+    url = news.url("/stories/watchdog-vetting-failures/")
+    news.remove_page("/stories/watchdog-vetting-failures/")
+    crawl(sources, db)
+    doc = query(db, "select * from documents where url = ?", [url])[0]
+    assert doc["status"] == "removed" and doc["text"]
+    events = query(db, "select kind from events where document_id = ?", [doc["id"]])
+    assert [e["kind"] for e in events] == ["removed"]
+
+
+def test_bad_sources_file_is_refused_naming_file_source_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[sources]]\nid = "x"\nname = "X"\nkind = "watchdog"\nhomepage = "https://x.org/"\n'
+        'allowed_domains = ["x.org"]\nfeeds = ["https://x.org/feed/"]\ndelay = "slow"\n'
+    )
+    result = run_cli("crawl", "--sources", str(bad), "--db", str(tmp_path / "a.db"))
+    assert result.returncode != 0
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1
+    assert str(bad) in message and "'x'" in message and "delay" in message
+
+
+def test_unusable_database_is_refused_in_one_line(tmp_path, fixture_web):
+    db = tmp_path / "not-a-db.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    sources = make_sources(tmp_path, fixture_web["news"])
+    result = run_cli("crawl", "--sources", str(sources), "--db", str(db))
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1 and str(db) in result.stderr
+
+
+def test_a_second_crawl_of_the_same_archive_is_refused_while_one_runs(tmp_path, fixture_web):
+    from crawler.runs import lock_for
+
+    sources = make_sources(tmp_path, fixture_web["news"])
+    db = tmp_path / "archive.db"
+    lock = lock_for(db)
+    lock.acquire()
+    try:
+        result = run_cli("crawl", "--sources", str(sources), "--db", str(db))
+    finally:
+        lock.release()
+    assert result.returncode != 0 and "already" in result.stderr
