@@ -263,8 +263,7 @@ def sources(sources_path, check) -> None:
     if check:
         from crawler.checking import check_sources
 
-        for result in check_sources(registry):
-            click.echo(str(result))
+        check_sources(registry, on_result=lambda result: click.echo(str(result)))
 
 
 @cli.command()

@@ -78,7 +78,9 @@ def dump_sources(entries: list[dict]) -> str:
     blocks = []
     for entry in entries:
         lines = ["[[sources]]"]
-        lines += [f"{_key(key)} = {_value(value)}" for key, value in entry.items() if value is not None]
+        lines += [
+            f"{_key(key)} = {_value(value)}" for key, value in entry.items() if value is not None
+        ]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -91,7 +93,9 @@ def _string(text: str) -> str:
     # Literal strings keep regexes readable; fall back to an escaped basic string when they can't.
     if "'" not in text and "\n" not in text and "\r" not in text:
         return f"'{text}'"
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    escaped = (
+        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
     return f'"{escaped}"'
 
 

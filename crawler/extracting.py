@@ -59,6 +59,7 @@ def _on_alarm(signum, frame):
 def extract_one(snapshot_id: int, time_limit: int = TIME_LIMIT) -> tuple[int, object]:
     """Extract one snapshot in a worker: returns (id, Document) or (id, reason string)."""
     from extract import ExtractionError, extract_document
+    from extract.similarity import signature
 
     assert _worker_db is not None
     found = _worker_db.execute(
@@ -70,7 +71,8 @@ def extract_one(snapshot_id: int, time_limit: int = TIME_LIMIT) -> tuple[int, ob
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(time_limit)
     try:
-        return snapshot_id, extract_document(body, found[1] or found[2], found[3])
+        doc = extract_document(body, found[1] or found[2], found[3])
+        return snapshot_id, (doc, signature(doc.text))
     except ExtractionError as exc:
         return snapshot_id, str(exc) or "unreadable document"
     except ExtractionTimeout:
@@ -94,6 +96,10 @@ def extract_pending(
     db = archive.open_archive(db_path)
     report = ExtractReport()
     ids = archive.pending_snapshot_ids(db, everything=everything)
+    if ids:
+        from extract.entities import load_gazetteer
+
+        archive.sync_entities(db, load_gazetteer())
     rebuilding = archive.documents_to_rebuild(db) if everything else set()
     workers = workers or max(1, os.cpu_count() or 1)
     touched: set[int] = set()
@@ -164,19 +170,14 @@ def _store(
             report.failed += 1
             report.failures.append(f"{snapshot['final_url']}: {outcome}")
         else:
-            ready.append((snapshot, outcome))
+            ready.append((snapshot, *outcome))
     if ready:
         counts = archive.store_documents(db, ready, rebuilding)
         report.extracted += len(ready)
         report.new += counts["new"]
         report.changed += counts["changed"]
         report.unchanged += counts["same"]
-        for snapshot, _doc in ready:
-            found = archive.row(
-                db, "select id from documents where snapshot_id = ?", [snapshot["id"]]
-            )
-            if found:
-                touched.add(found["id"])
+        touched.update(counts["touched"])
 
 
 def after_extraction(db: sqlite_utils.Database, touched: set[int]) -> None:

@@ -56,20 +56,15 @@ def _figure(row: dict) -> Figure:
 
 
 def mark_near_duplicates(db: sqlite_utils.Database, touched: set[int]) -> int:
-    """Sign each new or changed document and mark it `duplicate_of` the earliest similar copy.
+    """Mark each new or changed document `duplicate_of` the earliest similar copy, if any.
 
     The MinHash LSH index answers each lookup without comparing against every document, so the
     cost per document stays flat as the archive grows.
     """
-    from extract.similarity import NearDuplicateIndex, signature
+    from extract.similarity import NearDuplicateIndex
 
     if not touched:
         return 0
-    with db.conn:
-        for document_id in touched:
-            found = archive.row(db, "select text from documents where id = ?", [document_id])
-            if found:
-                archive.store_signature(db, document_id, signature(found["text"] or ""))
     index = NearDuplicateIndex()
     order: dict[int, int] = {}
     marks: list[tuple[int, int | None]] = []

@@ -144,3 +144,29 @@ def _seconds(value: str | None) -> float | None:
         except (TypeError, ValueError):
             return None
         return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class SpiderErrorMiddleware:
+    """A bug or surprise while reading a response becomes a `failures` row, not a log line only."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SpiderErrorMiddleware:
+        return cls(crawler)
+
+    def process_spider_exception(self, response: Response, exception: Exception, spider=None):
+        from datetime import UTC, datetime
+
+        from crawler.items import FailureItem
+
+        source_id = response.meta.get("source_id")
+        if source_id is None:
+            return None
+        self.crawler.stats.inc_value("oversight/spider_errors")
+        url = response.meta.get("redirect_urls", [response.url])[0]
+        reason = f"could not read the response: {type(exception).__name__}: {exception}"[:500]
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        return [FailureItem(url=url, source_id=source_id, reason=reason, at=at,
+                            status=response.status, role=response.meta.get("role"))]

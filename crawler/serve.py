@@ -69,11 +69,14 @@ def _require_archive(db_path: Path) -> None:
         raise ServeError(f"{db_path}: not an Oversight archive ({exc})") from exc
 
 
-def make_datasette(db_path: str | Path, public: bool = False) -> Datasette:
+def make_datasette(
+    db_path: str | Path, public: bool = False, settings: dict[str, Any] | None = None
+) -> Datasette:
     """A Datasette app serving the live archive at `db_path` as `archive`.
 
     The database is added as mutable, so Datasette notices a crawl's writes and opens it with
     `mode=ro`; `public=True` answers robots.txt with `Disallow: /` and adds `X-Robots-Tag`.
+    `settings` override `SETTINGS` (e.g. `{"default_allow_sql": False}` for a locked-down server).
     """
     db_path = Path(db_path).resolve()
     _require_archive(db_path)
@@ -82,9 +85,12 @@ def make_datasette(db_path: str | Path, public: bool = False) -> Datasette:
         template_dir=str(CONFIG_DIR / "templates"),
         plugins_dir=str(CONFIG_DIR / "plugins"),
         static_mounts=[("static", str(CONFIG_DIR / "static"))],
-        settings=SETTINGS,
+        settings={**SETTINGS, **(settings or {})},
     )
     ds.add_database(Database(ds, path=str(db_path), is_mutable=True), name=DATABASE_NAME)
+    # Datasette adds an in-memory database when constructed without files; it has no use here.
+    if "_memory" in ds.databases:
+        ds.remove_database("_memory")
     return ds
 
 

@@ -44,6 +44,8 @@ BASE_SETTINGS: dict[str, Any] = {
     "REACTOR_THREADPOOL_MAXSIZE": 10,
     "HTTPCACHE_ENABLED": False,
     "MEMUSAGE_ENABLED": False,
+    "SPIDER_MIDDLEWARES": {"crawler.middlewares.SpiderErrorMiddleware": 10},
+    "WARN_ON_GENERATOR_RETURN_VALUE": False,
     "DOWNLOADER_MIDDLEWARES": {
         # Each request carries its source and DomainGuardMiddleware applies that source's rules;
         # Scrapy's offsite filter knows only one allowed_domains list per spider.

@@ -19,8 +19,8 @@ Site layout::
 
 Text files are templates: `{{base}}` is this site's base URL, `{{base:news}}` another site's in the
 same group, `{{host}}` / `{{host:news}}` the bare address, and `{{lastmod:/path/}}` the current
-Last-Modified of a path as ISO 8601, so a sitemap's `lastmod` and a feed's `updated` move when a test
-calls `site.set_page()`.
+Last-Modified of a path as ISO 8601 (`{{lastmod:/path/|date}}`, `|naive`, `|http` for other forms),
+so a sitemap's `lastmod` and a feed's `updated` move when a test calls `site.set_page()`.
 
 routes.toml::
 
@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import json
 import mimetypes
 import re
 import threading
@@ -48,13 +49,13 @@ import time
 import tomllib
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 META_FILES = frozenset({"routes.toml", "source.toml", "expected.json"})
 TEMPLATE_SUFFIXES = frozenset(
@@ -172,6 +173,20 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
+def format_date(moment: datetime, style: str = "") -> str:
+    """A date as templates write it: "" ISO 8601 with Z, "date" (2024-03-14), "naive" (no zone,
+    as WordPress's `*_gmt` fields), "http" (RFC 9110, as in headers)."""
+    if style == "date":
+        return moment.date().isoformat()
+    if style == "naive":
+        return moment.replace(tzinfo=None).isoformat()
+    if style == "http":
+        return http_date(moment)
+    if style:
+        raise SiteError(f"unknown date style {style!r} (use date, naive or http)")
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def strong_etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
@@ -274,7 +289,9 @@ def not_found(ex: Exchange) -> Reply:
 def fixed_status(ex: Exchange) -> Reply:
     """Always answer `status` (e.g. 404, 410, 500) with an optional `body` and `headers`."""
     status = int(ex.route.get("status", 500))
-    default = f"<!doctype html><html><head><title>{status}</title></head><body>{status}</body></html>"
+    default = (
+        f"<!doctype html><html><head><title>{status}</title></head><body>{status}</body></html>"
+    )
     body = str(ex.route.get("body", default)).encode()
     headers = {"Content-Type": ex.route.get("content_type", "text/html; charset=utf-8")}
     if "retry_after" in ex.route:
@@ -292,10 +309,9 @@ def fail_first(ex: Exchange) -> Reply:
     """
     seen = ex.site.bump_counter(ex.path)
     if seen <= int(ex.route.get("times", 1)):
-        route = {"status": 503, **ex.route}
-        return fixed_status(Exchange(ex.site, ex.method, ex.path, ex.query, ex.headers, route))
+        return fixed_status(replace(ex, route={"status": 503, **ex.route}))
     rest = {k: v for k, v in ex.route.items() if k not in ("status", "headers")}
-    return serve_file(Exchange(ex.site, ex.method, ex.path, ex.query, ex.headers, rest))
+    return serve_file(replace(ex, route=rest))
 
 
 @handler("redirect")
@@ -366,7 +382,9 @@ def large_page(ex: Exchange) -> Reply:
     headers = {"Content-Type": "text/html; charset=utf-8", "ETag": f'"large-{size}"'}
     headers["Last-Modified"] = http_date(ex.site.last_modified(ex.path))
     declare = bool(ex.route.get("declare_length", True))
-    return Reply(200, headers, _large_html(size), length=size if declare else None, close=not declare)
+    return Reply(
+        200, headers, _large_html(size), length=size if declare else None, close=not declare
+    )
 
 
 @handler("delay")
@@ -421,12 +439,54 @@ def content_length_lie(ex: Exchange) -> Reply:
     return reply
 
 
+@handler("wordpress_posts")
+def wordpress_posts(ex: Exchange) -> Reply:
+    """A WordPress REST `wp/v2/posts` endpoint over the JSON list in `file`, as WordPress pages it.
+
+    Honours `page`, `per_page` (default 10, at most 100), `after` and `modified_after`; newest
+    first; X-WP-Total and X-WP-TotalPages headers; a page past the end is WordPress's 400.
+    """
+    page = ex.site.page(str(ex.route["file"]))
+    if page is None:
+        return not_found(ex)
+    posts = sorted(json.loads(page[0]), key=lambda post: post["date_gmt"], reverse=True)
+    query = {key: values[-1] for key, values in parse_qs(ex.query).items()}
+    for field_name, key in (("after", "date_gmt"), ("modified_after", "modified_gmt")):
+        if field_name in query:
+            since = parse_date(query[field_name])
+            posts = [p for p in posts if parse_date(p[key]) > since]
+    try:
+        per_page = min(100, max(1, int(query.get("per_page", 10))))
+        number = max(1, int(query.get("page", 1)))
+    except ValueError:
+        return _wp_error("rest_invalid_param", "Invalid parameter(s): page", 400)
+    pages = max(1, -(-len(posts) // per_page))
+    if number > pages:
+        message = "The page number requested is larger than the number of pages available."
+        return _wp_error("rest_post_invalid_page_number", message, 400)
+    chunk = posts[(number - 1) * per_page : number * per_page]
+    headers = {
+        "Content-Type": "application/json; charset=UTF-8",
+        "X-WP-Total": str(len(posts)),
+        "X-WP-TotalPages": str(pages),
+    }
+    return Reply(200, headers, json.dumps(chunk).encode())
+
+
+def _wp_error(code: str, message: str, status: int) -> Reply:
+    body = json.dumps({"code": code, "message": message, "data": {"status": status}}).encode()
+    return Reply(status, {"Content-Type": "application/json; charset=UTF-8"}, body)
+
+
 # --------------------------------------------------------------------------- the site
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "OversightFixture/1.0"
+    # Headers and body go out in separate writes; with Nagle on, each keep-alive response waits
+    # for a delayed ACK (about 40 ms), which would cap a benchmark at ~25 pages/s.
+    disable_nagle_algorithm = True
     site: Site  # set on the per-site subclass
 
     def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
@@ -450,7 +510,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception as error:  # a broken fixture must show up as a 500, not a hung test
             message = f"fixture error: {type(error).__name__}: {error}".encode()
             reply = Reply(500, {"Content-Type": "text/plain; charset=utf-8"}, message)
-        if reply.status == 200 and self.command in ("GET", "HEAD") and _not_modified(headers, reply):
+        if (
+            reply.status == 200
+            and self.command in ("GET", "HEAD")
+            and _not_modified(headers, reply)
+        ):
             kept = ("ETag", "Last-Modified", "Cache-Control", "Vary")
             reply = Reply(304, {k: v for k, v in reply.headers.items() if k in kept}, b"")
         record.status = reply.status
@@ -531,6 +595,7 @@ class Site:
         self._log: list[RequestRecord] = []
         self._counters: dict[str, int] = {}
         self._overlay: dict[str, tuple[bytes | None, str | None, datetime]] = {}
+        self._found: dict[str, Path] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._load_routes()
@@ -669,6 +734,17 @@ class Site:
             self.routes[path] = dict(route)
 
     def _file_for(self, path: str) -> Path | None:
+        # Found files are remembered (resolving and globbing cost more than serving a page);
+        # misses are not, so a file added while the site runs is still found.
+        cached = self._found.get(path)
+        if cached is not None and cached.is_file():
+            return cached
+        found = self._find_file(path)
+        if found is not None:
+            self._found[path] = found
+        return found
+
+    def _find_file(self, path: str) -> Path | None:
         relative = path.lstrip("/")
         candidate = (self.root / relative).resolve()
         if candidate != self.root and self.root not in candidate.parents:
@@ -681,7 +757,9 @@ class Site:
         if not candidate.exists() and not path.endswith("/"):
             # Clean URLs: /news/article/slug is served from news/article/slug.html.
             candidate = candidate.with_name(candidate.name + ".html")
-        if candidate.is_file() and not (candidate.parent == self.root and candidate.name in META_FILES):
+        if candidate.is_file() and not (
+            candidate.parent == self.root and candidate.name in META_FILES
+        ):
             return candidate
         return None
 
@@ -703,16 +781,19 @@ class Site:
         if source is not None:
             raw = source.read_bytes()
             body = self._render(raw) if source.suffix.lower() in TEMPLATE_SUFFIXES else raw
-            return body, content_type_for(source.name), self.last_modified(path)
+            return body, content_type_for(source.name), self.last_modified(path, _raw=raw)
         if path.endswith(".gz"):
             inner = self.page(path[:-3])
             if inner is not None:
                 return gzip.compress(inner[0], mtime=0), CONTENT_TYPES[".gz"], inner[2]
         return None
 
-    def last_modified(self, path: str, _seen: frozenset[str] = frozenset()) -> datetime:
+    def last_modified(
+        self, path: str, _seen: frozenset[str] = frozenset(), _raw: bytes | None = None
+    ) -> datetime:
         """The path's own date (set_page, [dates], the site default, the file's mtime), moved forward
         to the newest `{{lastmod:...}}` it refers to, so a sitemap changes when a page it lists does.
+        `_raw` is the file's content when the caller has already read it.
         """
         with self._lock:
             overlay = self._overlay.get(path)
@@ -729,14 +810,26 @@ class Site:
             else:
                 own = datetime(2000, 1, 1, tzinfo=UTC)
         if raw is None and source is not None and source.suffix.lower() in TEMPLATE_SUFFIXES:
-            raw = source.read_bytes()
+            raw = _raw if _raw is not None else source.read_bytes()
         if raw:
             for match in TEMPLATE_RE.finditer(raw):
                 if match.group(1) == b"lastmod" and match.group(2):
-                    ref = match.group(2).decode()
+                    ref = match.group(2).decode().partition("|")[0]
                     if ref not in _seen and ref != path:
                         own = max(own, self.last_modified(ref, _seen | {path}))
         return own
+
+    def template(self, path: str) -> str:
+        """The unrendered text at `path` (a set_page body or the file), to edit and set_page back:
+        `site.set_page(p, site.template(p).replace(old, new))` keeps its `{{...}}` live."""
+        with self._lock:
+            overlay = self._overlay.get(path)
+        if overlay is not None and overlay[0] is not None:
+            return overlay[0].decode()
+        source = self._file_for(path)
+        if source is None:
+            raise SiteError(f"{self.name}: nothing at {path}")
+        return source.read_text()
 
     def render_text(self, text: str) -> str:
         return self._render(text.encode()).decode()
@@ -745,7 +838,8 @@ class Site:
         def substitute(match: re.Match[bytes]) -> bytes:
             kind, arg = match.group(1).decode(), (match.group(2) or b"").decode()
             if kind == "lastmod":
-                return self.last_modified(arg).isoformat().replace("+00:00", "Z").encode()
+                path, _, style = arg.partition("|")
+                return format_date(self.last_modified(path), style).encode()
             site = self.group.get(arg) if arg else self
             if site is None:
                 raise SiteError(f"{self.name}: template names unknown site {arg!r}")
@@ -777,8 +871,6 @@ class Site:
 
     def expected(self) -> dict:
         """The site's `expected.json` (what a crawl of it should find), or {}."""
-        import json
-
         path = self.root / "expected.json"
         return json.loads(self.render_text(path.read_text())) if path.exists() else {}
 
@@ -787,9 +879,7 @@ class Site:
 
 
 @contextlib.contextmanager
-def serve_sites(
-    roots: dict[str, Path | str], first_host: int = 2
-) -> Iterator[dict[str, Site]]:
+def serve_sites(roots: dict[str, Path | str], first_host: int = 2) -> Iterator[dict[str, Site]]:
     """Serve several sites at once, each on its own 127.0.0.x (x from `first_host`), sharing one
     name table so `{{base:name}}` works across them. Yields {name: Site}; stops them all on exit.
     """

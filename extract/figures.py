@@ -1,9 +1,883 @@
-"""Figures: numbers in text as data. (Placeholder until the figures work lands.)"""
+"""Figures: the numbers in a text as rows a journalist can query.
+
+`find_figures` reads counts ("118 out of 490 referrals"), shares ("one in five", "24 per cent"),
+changes ("more than double", "up 12% year on year"), money ("£1.2 million"), durations
+("jailed for 10 months"), vague quantities ("hundreds of officers"), years and dates, with the
+counted noun, the qualifier, the period and the sentence each came from. Pure regular expressions
+over plain text: no model, no network.
+
+How it works: first the spans that contain digits but are not figures (URLs, e-mail addresses,
+phone numbers, postcodes, times of day, version numbers, legal and document references such as
+"section 24" or "Table 2", list numbering, page furniture) are masked. Then passes from the most
+specific pattern to the least (dates, money, "X in Y", "X out of Y", percentages, fractions,
+multiples, vague quantities, durations, years, plain counts) each claim the characters they
+explain, so a later pass cannot read "24" in "24 June" as a count.
+
+The counted noun (`unit`) is the head noun of the noun phrase after the number, singular and
+lower case: the last noun of a compound ("corruption referrals" -> "referral", "police officers"
+-> "officer", "armed response vehicle deployments" -> "deployment"). When nothing follows the
+number, the noun after "of (the)" is used ("14 of the children's cases" -> "case"), and a bare
+number linked to a neighbour ("from 1,585 to 3,283 offences", "8,210 officers joined and 7,926
+left") shares the neighbour's noun. Shares (percentages, fractions) keep `unit` null: the whole
+they are a share of is not what they count; "one in five officers" keeps "officer".
+
+Values: as stated, in whole units ("£3.5m" is 3500000, "6.6 million" is 6600000); a percentage
+is 24 for "24 per cent"; a change is a multiple for "doubled" (2) or "halved" (0.5) with a null
+unit, and a signed percentage with unit "percent" for "up 12%" (12) or "fell by 8%" (-8); a year
+is the (first) year ("2022/23" is 2022, with `value_max` 2023); a date is the number YYYYMMDD
+with zeros for parts not given ("November 2019" is 20191100, "3 March" is 303).
+"""
 
 from __future__ import annotations
 
+import re
+import string
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from extract.numbers import (
+    DIGITS_PATTERN,
+    FRACTIONS,
+    NUMBER_WORDS_PATTERN,
+    currency_of,
+    looks_plural,
+    parse_fraction,
+    parse_number,
+    scale_of,
+    singular,
+)
 from extract.records import Figure
+
+_ML = re.MULTILINE
+# Case-insensitive patterns are compiled in lower case and run over an ASCII-lower-cased copy of
+# the text: the IGNORECASE flag makes Python's matcher several times slower.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_LOWERED: set[re.Pattern[str]] = set()
+
+
+def _ci(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """Compile `pattern` to match the lower-cased text (see `_Scanner.lower`)."""
+    lowered = pattern.replace("\\S", "\0").replace("?P<", "\1").lower()
+    lowered = lowered.replace("\0", "\\S").replace("\1", "?P<")
+    compiled = re.compile(lowered, flags)
+    _LOWERED.add(compiled)
+    return compiled
+
+_D = DIGITS_PATTERN
+# A number written in digits that is not part of a larger token ("2022/23", "v2.1", "M25").
+_DB = rf"(?<![\w.,/£$€\-–]){_D}(?![\d]|[.,/]\d)"
+_W = rf"\b{NUMBER_WORDS_PATTERN}\b"
+_NUM = rf"(?:{_DB}|{_W})(?:\s+and\s+a\s+half)?"
+
+_MONTHS = {
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
+# Capitalised only: "may" and "march" are verbs in lower case.
+_MONTH = "(?:" + "|".join(sorted((m.capitalize() for m in _MONTHS), key=len, reverse=True)) + ")"
+_WEEKDAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?"
+_YEAR = r"(?:1[89]\d\d|20\d\d)"
+
+_QUALIFIERS = (
+    "no more than|no fewer than|not more than|more than|fewer than|less than|greater than|"
+    "just over|just under|well over|well under|in excess of|upwards of|as many as|as much as|"
+    "as few as|close to|up to|at least|at most|an estimated|estimated|approximately|approx\\.|"
+    "roughly|around|about|almost|nearly|some|over|under|below|above|circa"
+)
+_QUALIFIER_BEFORE = _ci(rf"(?:^|(?<=[\s(\"“]))(?P<q>{_QUALIFIERS})\s+$")
+
+_NEGATIVE_VERBS = frozenset(
+    "down fell fall falls fallen falling decrease decreased decreases decreasing dropped drop "
+    "drops declined decline declines declining cut cuts reduced reduction reductions reduce "
+    "slumped plunged lower less fewer shrank shrunk halved".split()
+)
+_CHANGE_VERBS = (
+    r"up|down|rose|rise|rises|risen|rising|fell|fall|falls|fallen|falling|increased?|increases|"
+    r"increasing|decreased?|decreases|decreasing|grew|grow|grows|grown|growth|dropped|drop|drops|"
+    r"declined?|declines|declining|jumped|jump|jumps|climbed|cut|cuts|reduced?|reduction|"
+    r"reductions|slumped|surged|soared|plunged|higher|lower|shrank|shrunk|uplift"
+)
+_CHANGE_BEFORE = _ci(
+    rf"\b(?P<verb>{_CHANGE_VERBS})\s+(?:(?:of|by)\s+)?(?:(?:{_QUALIFIERS})\s+)?$"
+)
+_BY_BEFORE = _ci(rf"\bby\s+(?:(?:{_QUALIFIERS})\s+)?$")
+_VERB_IN_WINDOW = _ci(rf"\b(?P<verb>{_CHANGE_VERBS}|halved|doubled)\b")
+_CHANGE_AFTER = _ci(
+    r"\s*(?:(?P<verb>higher|lower|more|less|fewer|up|down|increase|decrease|rise|fall|drop|"
+    r"reduction|cut|uplift)\b|(?P<yoy>year[\s-]on[\s-]year)\b|"
+    r"[a-z]+\s+(?P<noun>rise|increase|cut|drop|fall|reduction|uplift)\b)"
+)
+
+_STOP_WORDS = frozenset(
+    """of in for to from with were was had have has are is be been being will would could should
+    can may might must and or but nor who which that than on at by over under per since between
+    during after before this these those last as a an the each across into about such more less
+    fewer also not still only so if when where while whom whose it its their his her they we he
+    she our you your i said says say did do does up down out off within without through against
+    among including following next every all both either neither some any no yet then there here
+    what how why my me them us him ago earlier later year years month months week weeks day days
+    per cent percent old aged""".split()
+) | frozenset(_MONTHS)
+_NUMBER_WORDS = frozenset(
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
+    ninety hundred thousand million billion dozen""".split()
+)
+# Participles that open a clause after a noun phrase ("20 involving missing children").
+_CLAUSE_WORDS = frozenset(
+    """involving including relating concerning regarding following according using being having
+    making taking showing containing affecting compared""".split()
+)
+_RUN = re.compile(r"[ \t]*((?:(?:[A-Za-z][\w'’-]*|999|101|111)[ \t]*){1,6})")
+_OF_THE = re.compile(
+    r"[ \t]+of[ \t]+(?:the|these|those|all|its|their|our|his|her|whom|which|them)?[ \t]*"
+)
+
+
+@dataclass
+class _Found:
+    start: int
+    end: int
+    kind: str
+    value: float | None = None
+    value_min: float | None = None
+    value_max: float | None = None
+    unit: str | None = None
+    denominator: float | None = None
+    qualifier: str | None = None
+
+
+# ----------------------------------------------------------------------------------------------
+# Spans that contain numbers but are not figures.
+
+_MASKS = [
+    _ci(r"(?:https?://|www\.)\S+"),
+    _ci(
+        r"\b[\w-]+(?:\.[\w-]+)*\.(?:gov\.uk|co\.uk|org\.uk|ac\.uk|police\.uk|nhs\.uk|com|org|net|"
+        r"uk|io|eu)\b(?:/\S*)?"
+    ),
+    re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    # Emergency and non-emergency numbers, when used as numbers to call.
+    _ci(
+        r"\b(?:999|101|111|112)\b(?=[ \t]*(?:calls?|demand|line|number|services?|emergency|"
+        r"non-emergency|handlers?|operators?|call-?handlers?)\b)"
+    ),
+    _ci(
+        r"\b(?:call|calls|dial|dialled|dialling|ring|rang|phone|phoned|calling|called)\s+(?:on\s+)?"
+        r"(?P<x>999|101|111|112)\b"
+    ),
+    re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"),  # postcodes
+    re.compile(r"\b[A-Za-z]+_?\d+\w*"),  # M25, SW9, FIRE_01, G7
+    re.compile(r"\b[A-Za-z]+-\d+\b"),  # Covid-19, A-10
+    _ci(r"\b\d+(?:st|nd|rd|th)\b"),  # ordinals
+    _ci(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"),
+    re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"),
+    re.compile(r"\b\d{4}\s?(?:hrs|GMT|BST|UTC)\b"),
+    _ci(r"\b(?:version|ver\.|v)\s?\d+(?:\.\d+)*\b"),
+    re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)*\b"),
+    _ci(
+        r"(?:\b(?:sections?|regulations?|reg\.|articles?|art\.|paragraphs?|paras?\.?|schedules?|"
+        r"parts?|chapters?|rules?|clauses?|annex(?:es)?|appendix|appendices|tables?|figures?|"
+        r"fig\.|charts?|pages?|pp?\.|recommendations?|cause of concern|areas? for improvement|"
+        r"steps?|stages?|levels?|phases?|tiers?|volumes?|vol\.|no\.|items?|questions?|"
+        r"footnotes?|notes?|editions?|codes?|categor(?:y|ies)|grades?|box|columns?|options?|"
+        r"priorit(?:y|ies)|case study|key findings?|findings?|objectives?|principles?|"
+        r"outcomes?\s+(?=\d+\b)|standards?|criteri(?:on|a))|(?<!\w)ss?\.)\s*"
+        r"(?P<x>\d+(?:\.\d+)*[a-z]?(?:\([a-z0-9]+\))*(?:\s*(?:,|and|or|to|-|–|&)\s*\d+(?:\.\d+)*"
+        r"[a-z]?(?:\([a-z0-9]+\))*)*)(?!\s*(?:%|per\s?cent))"
+    ),
+    re.compile(
+        r"\b(?:Act|Acts|Regulations|Order|Rules|Code|Bill|Directive|Convention|Measure|Statute)"
+        r"(?:\s+\([\w ]+\))?\s+(?:of\s+)?(?P<x>(?:18|19|20)\d\d)\b"
+    ),
+    re.compile(r"\b\d{4}/\d{4,}\b"),
+    _ci(r"\bISBN[:\s]*[\dX-]{10,}"),
+    re.compile(r"\b\d{7,}\b"),
+    re.compile(r"\b\d+(?:-\d+){2,}\b"),
+    _ci(r"\bpage\s+\d+\s+of\s+\d+\b"),
+    re.compile(r"^[ \t]*\d{1,4}[ \t]*$", _ML),  # a page number on a line of its own
+    _ci(r"\b\d+\s*(?:min|mins|minutes?)\s+read\b"),
+    re.compile(r"^[ \t]*\(?\d{1,2}[.)][ \t]", _ML),  # "1. ", "2) ", "(3) "
+    re.compile(r"^[ \t]*\d+(?:\.\d+)+\.?[ \t]+(?=[A-Z])", _ML),  # "4.12 Findings"
+    re.compile(r"\(\d{1,2}\)"),
+    re.compile(
+        r"\b(?P<x>\d{1,4}[a-z]?)\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Square|Lane|"
+        r"Avenue|Place|Way|Drive|Court|House|Gardens|Terrace|Close|Crescent|Row|Walk|Parade|"
+        r"Embankment|Buildings)\b"
+    ),
+    re.compile(r"\b(?:PC|PS|DC|DS|DI|DCI|Sgt|Insp)\s+(?P<x>\d+)\b"),
+]
+
+
+def _mask(text: str, lower: str, claimed: bytearray) -> None:
+    for pattern in _MASKS:
+        for match in pattern.finditer(lower if pattern in _LOWERED else text):
+            group = "x" if "x" in pattern.groupindex and match.group("x") else 0
+            start, end = match.span(group)
+            if pattern is _MASKS[0] or pattern is _MASKS[1]:
+                end = _trim_url(text, start, end)
+            claimed[start:end] = b"\x01" * (end - start)
+    for match in _PHONE.finditer(text):
+        if sum(c.isdigit() for c in match.group()) >= 10:
+            claimed[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
+
+
+_PHONE = re.compile(
+    r"(?<![\d,.])(?:\+44\s?(?:\(0\)\s?)?|0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\d,])"
+)
+
+
+def _trim_url(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1] in ".,;:)]}'\"”’":
+        end -= 1
+    return end
+
+
+# ----------------------------------------------------------------------------------------------
+# The passes, most specific first.
+
+_DATE_DMY = re.compile(
+    rf"\b{_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m>{_MONTH})\.?(?:,?\s+(?P<y>{_YEAR}))?\b"
+)
+_DATE_MDY = re.compile(
+    rf"\b{_WEEKDAY}(?P<m>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>{_YEAR})\b"
+)
+_DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)\b")
+_DATE_NUMERIC = re.compile(r"\b(?P<d>[0-3]?\d)/(?P<m>[01]?\d)/(?P<y>(?:19|20)\d\d)\b")
+_DATE_MY = re.compile(rf"\b(?P<m>{_MONTH})\.?,?\s+(?P<y>{_YEAR})\b(?!\s?[/–-]\s?\d)")
+
+_MONEY = _ci(
+    rf"(?<![\w.])(?P<cur>US\$|[£$€¥])\s?(?P<num>{_D}|{NUMBER_WORDS_PATTERN})"
+    r"(?:\s?(?P<scale>million|billion|trillion|thousand|bn|mn|m|k|tn|b)\b)?(?![\d.,]\d)"
+)
+_MONEY_WORDS = _ci(
+    rf"(?P<num>{_NUM})(?:\s+(?P<scale>million|billion|thousand|bn|m)\b)?\s+"
+    r"(?P<cur>pounds|dollars|euros)\b"
+)
+_RATIO_IN = _ci(rf"(?P<a>{_NUM})\s+in\s+(?P<b>{_NUM})(?!\s*(?:%|per\s?cent))")
+_OUT_OF = _ci(
+    rf"(?P<a>{_NUM})\s+(?:out\s+of(?:\s+(?:the|a\s+total\s+of))?|of\s+the|of\s+all|of\s+its)\s+"
+    rf"(?P<b>{_NUM})(?!\s*(?:%|per\s?cent))"
+)
+_OF_BARE = _ci(rf"(?P<a>{_DB})\s+of\s+(?P<b>{_DB})(?!\s*(?:%|per\s?cent))")
+_PERCENT = _ci(
+    rf"(?P<num>{_NUM})\s?(?:(?P<pp>percentage[\s-]points?)\b|%|per\s?cent\b|percent\b|pc\b)"
+)
+_FRAC_WORDS = "|".join(sorted(FRACTIONS, key=len, reverse=True))
+_FRACTION = _ci(
+    rf"\b(?P<f>(?:a|an|one|{NUMBER_WORDS_PATTERN})[\s-](?:{_FRAC_WORDS})|half)\b(?![\s-]?(?:time|way|term|hour))"
+)
+_MULTIPLE = _ci(
+    rf"\b(?P<w>doubled|doubling|tripled|trebled|tripling|trebling|quadrupled|quadrupling|"
+    rf"halved|halving|double|triple|treble|quadruple|twice|"
+    rf"(?P<fold>{_DB}|{NUMBER_WORDS_PATTERN})[\s-]?fold|(?P<times>{_NUM})\s+times)\b"
+)
+_TIMES_FOLLOWERS = _ci(
+    r"\s+(?:as|more|higher|greater|bigger|larger|lower|smaller|likelier|the|that|what|over|"
+    r"faster|slower|less|longer|its|their)\b"
+)
+_VAGUE = _ci(
+    r"\b(?P<v>(?:tens|hundreds)\s+of\s+(?:thousands|millions)|hundreds|thousands|millions|"
+    r"billions|dozens|scores)\b(?=\s+(?:of|more|upon)\b)"
+)
+_VAGUE_RANGES = {
+    "dozens": (24, 144),
+    "scores": (40, 199),
+    "hundreds": (200, 999),
+    "thousands": (2000, 9999),
+    "tens of thousands": (20000, 99999),
+    "hundreds of thousands": (200000, 999999),
+    "millions": (2e6, 9.99e6),
+    "tens of millions": (2e7, 9.99e7),
+    "hundreds of millions": (2e8, 9.99e8),
+    "billions": (2e9, 9.99e9),
+}
+_DURATION = _ci(
+    rf"(?P<num>{_NUM}|\ba|\ban)(?:[\s-]+)(?:(?:working|calendar|full|whole|consecutive|further|"
+    r"additional|extra)\s+)?(?P<u>seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|"
+    r"fortnights?|months?|years?|decades?|centur(?:y|ies))\b(?P<old>[\s-]+old\b)?(?:'|’)?"
+)
+_PAST_DECADE = _ci(r"\bthe\s+(?:past|last|previous|next)\s+decade\b")
+_AGE = _ci(
+    rf"\b(?:aged|age\s+of|ages?\s+(?:was|is|were|of))\s+(?:(?:under|over|between|about|around)\s+)?"
+    rf"(?P<num>{_NUM})"
+)
+_FINANCIAL_YEAR = re.compile(
+    rf"(?<![\w./£$€\-–])(?P<y>{_YEAR})\s?[/–-]\s?(?P<y2>(?:19|20)?\d\d)(?![\d%]|\.\d|/)"
+)
+_SINGLE_YEAR = _ci(
+    rf"(?<![\w.,/£$€\-–])(?P<y>{_YEAR})(?![\w%]|[.,]\d|\s?(?:per\s?cent|percent|million|billion)\b)"
+)
+_COUNT = _ci(
+    rf"(?P<num>{_NUM})(?!\w)(?:\s+(?P<scale>million|billion|trillion|thousand|bn)\b)?"
+)
+_DURATION_UNITS = {
+    "sec": "second",
+    "min": "minute",
+    "hr": "hour",
+    "fortnight": "week",
+    "decade": "year",
+    "century": "year",
+    "centurie": "year",
+}
+_DURATION_FACTORS = {"fortnight": 2, "decade": 10, "century": 100, "centurie": 100}
+
+
+class _Scanner:
+    """One pass over one text: the claimed-character map and what has been found so far."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lower = text.translate(_ASCII_LOWER)
+        self.claimed = bytearray(len(text))
+        self.found: list[_Found] = []
+        _mask(text, self.lower, self.claimed)
+
+    def free(self, start: int, end: int) -> bool:
+        return self.claimed.find(1, start, end) == -1
+
+    def claim(self, found: _Found, qualify: bool = True) -> None:
+        if qualify and found.qualifier is None:
+            window = self.lower[max(0, found.start - 30) : found.start]
+            match = _QUALIFIER_BEFORE.search(window)
+            if match:
+                qstart = found.start - len(window) + match.start("q")
+                if self.free(qstart, found.start):
+                    found.qualifier = match.group("q").lower()
+                    found.start = qstart
+        self.claimed[found.start : found.end] = b"\x01" * (found.end - found.start)
+        self.found.append(found)
+
+    def noun_after(self, pos: int, value: float | None, through_of: bool = False) -> str | None:
+        """The head noun of the phrase starting at `pos` (see the module docstring)."""
+        text = self.text
+        match = _RUN.match(text, pos, min(len(text), pos + 90))
+        words = match.group(1).split() if match else []
+        noun = _head_noun(words, value)
+        if noun is None and through_of:
+            of = _OF_THE.match(text, pos)
+            if of:
+                match = _RUN.match(text, of.end(), min(len(text), of.end() + 90))
+                noun = _head_noun(match.group(1).split() if match else [], value)
+        return noun
+
+
+def _head_noun(words: list[str], value: float | None) -> str | None:
+    plural: str | None = None
+    proper = False
+    last: str | None = None
+    taken = 0
+    for word in words:
+        lower = word.lower()
+        for suffix in ("'s", "’s", "'", "’"):
+            if lower.endswith(suffix):
+                lower = lower[: -len(suffix)]
+                break
+        if lower in ("999", "101", "111"):
+            continue
+        if lower in _STOP_WORDS or lower in _NUMBER_WORDS:
+            if lower in ("and", "or") and plural is None and value != 1 and taken:
+                continue
+            break
+        if lower in _CLAUSE_WORDS:
+            break
+        taken += 1
+        if value == 1:
+            last = lower
+            if taken >= 3:
+                break
+            continue
+        if looks_plural(lower):
+            plural = lower
+            proper = word[0].isupper() and not word.isupper()
+        elif plural is not None:
+            if proper:
+                plural = None
+                continue
+            break
+        elif taken >= 4:
+            break
+    head = last if value == 1 else plural
+    if head is None or not head[0].isalpha():
+        return None
+    return singular(head)
+
+
+def _number(text: str) -> float | None:
+    return parse_number(text)
+
+
+def _find_dates(s: _Scanner) -> None:
+    for pattern in (_DATE_DMY, _DATE_MDY, _DATE_ISO, _DATE_NUMERIC, _DATE_MY):
+        for m in pattern.finditer(s.text):
+            if not s.free(m.start(), m.end()):
+                continue
+            month_text = m.group("m")
+            month = int(month_text) if month_text.isdigit() else _MONTHS[month_text.lower()]
+            groups = m.groupdict()
+            day = int(groups["d"]) if groups.get("d") else 0
+            year = int(groups["y"]) if groups.get("y") else 0
+            if not 1 <= month <= 12 or day > 31:
+                continue
+            s.claim(_Found(m.start(), m.end(), "date", year * 10000 + month * 100 + day), False)
+
+
+def _find_money(s: _Scanner) -> None:
+    for pattern in (_MONEY, _MONEY_WORDS):
+        for m in pattern.finditer(s.lower):
+            if not s.free(m.start(), m.end()):
+                continue
+            value = _number(m.group("num"))
+            if value is None:
+                continue
+            value *= scale_of(m.group("scale"))
+            s.claim(_Found(m.start(), m.end(), "money", value, unit=currency_of(m.group("cur"))))
+
+
+def _is_year_like(text: str) -> bool:
+    return bool(re.fullmatch(r"(?:19|20)\d\d", text))
+
+
+def _find_ratios_and_denominators(s: _Scanner) -> None:
+    for m in _RATIO_IN.finditer(s.lower):
+        if not s.free(m.start(), m.end()) or _is_year_like(m.group("b")):
+            continue
+        a, b = _number(m.group("a")), _number(m.group("b"))
+        if a is None or b is None or not (0 < a < b <= 1000) or a > 20:
+            continue
+        unit = s.noun_after(m.end(), 2)
+        s.claim(_Found(m.start(), m.end(), "ratio", round(a / b, 4), unit=unit))
+    for pattern in (_OUT_OF, _OF_BARE):
+        for m in pattern.finditer(s.lower):
+            if not s.free(m.start(), m.end()) or _is_year_like(m.group("b")):
+                continue
+            a, b = _number(m.group("a")), _number(m.group("b"))
+            if a is None or b is None or not (0 <= a <= b):
+                continue
+            unit = s.noun_after(m.end(), b)
+            s.claim(_Found(m.start(), m.end(), "count", a, unit=unit, denominator=b))
+
+
+_PHRASAL_UP = _ci(
+    r"\b(?:made|make|makes|making|set|sets|took|take|takes|ended|end|ends|added|add|adds|summed|"
+    r"picked|pick|stood|stand|stands|shored|propped|opened|opening|signed|sign|signs|scaled|"
+    r"stepped|step|steps|taken|setting|mop|mopped|came|come|comes|turned|turn|turns|show|showed)\s+$"
+)
+
+
+def _change_sign(s: _Scanner, start: int, end: int) -> int | None:
+    """+1/-1 when the share at start..end is a change ("up 12%", "fell by 8%", "7% higher")."""
+    before = s.lower[max(0, start - 40) : start]
+    m = _CHANGE_BEFORE.search(before)
+    if m and m.group("verb").lower() == "up" and _PHRASAL_UP.search(before, 0, m.start()):
+        m = None
+    if m:
+        return -1 if m.group("verb").lower() in _NEGATIVE_VERBS else 1
+    if _BY_BEFORE.search(before):
+        window = s.lower[max(0, start - 70) : start]
+        verbs = list(_VERB_IN_WINDOW.finditer(window))
+        if verbs:
+            return -1 if verbs[-1].group("verb").lower() in _NEGATIVE_VERBS else 1
+    after = _CHANGE_AFTER.match(s.lower, end, min(len(s.lower), end + 30))
+    if after:
+        word = (after.group("verb") or after.group("noun") or "").lower()
+        return -1 if word in _NEGATIVE_VERBS else 1
+    return None
+
+
+def _find_percentages(s: _Scanner) -> None:
+    for m in _PERCENT.finditer(s.lower):
+        if not s.free(m.start(), m.end()):
+            continue
+        value = _number(m.group("num"))
+        if value is None:
+            continue
+        sign = _change_sign(s, m.start(), m.end())
+        if m.group("pp"):
+            s.claim(
+                _Found(m.start(), m.end(), "change", (sign or 1) * value, unit="percentage point")
+            )
+        elif sign is not None:
+            s.claim(_Found(m.start(), m.end(), "change", sign * value, unit="percent"))
+        else:
+            s.claim(_Found(m.start(), m.end(), "percent", value))
+
+
+def _find_fractions(s: _Scanner) -> None:
+    text = s.lower
+    for m in _FRACTION.finditer(text):
+        if not s.free(m.start(), m.end()):
+            continue
+        value = parse_fraction(m.group("f"))
+        if value is None:
+            continue
+        words = re.split(r"[\s-]+", m.group("f").lower())
+        plural_form = len(words) == 2 and words[0] not in ("a", "an", "one")
+        followed_by_of = re.match(r"\s+(?:of|the)\b", text[m.end() : m.end() + 6]) is not None
+        before = text[max(0, m.start() - 40) : m.start()]
+        qualified = _QUALIFIER_BEFORE.search(before) is not None
+        sign = _change_sign(s, m.start(), m.end())
+        if sign is not None and not followed_by_of:
+            s.claim(
+                _Found(m.start(), m.end(), "change", sign * round(value * 100, 1), unit="percent")
+            )
+        elif plural_form or followed_by_of or qualified:
+            s.claim(_Found(m.start(), m.end(), "ratio", round(value, 4)))
+
+
+_MULTIPLE_VALUES = {
+    "doubl": 2.0,
+    "doubling": 2.0,
+    "double": 2.0,
+    "twice": 2.0,
+    "tripl": 3.0,
+    "trebl": 3.0,
+    "triple": 3.0,
+    "treble": 3.0,
+    "quadrupl": 4.0,
+    "halv": 0.5,
+}
+
+
+def _find_multiples(s: _Scanner) -> None:
+    text = s.lower
+    for m in _MULTIPLE.finditer(text):
+        if not s.free(m.start(), m.end()):
+            continue
+        word = m.group("w").lower()
+        before = text[max(0, m.start() - 30) : m.start()]
+        qualified = _QUALIFIER_BEFORE.search(before) is not None
+        follows = _TIMES_FOLLOWERS.match(text, m.end()) is not None
+        if m.group("times"):
+            if not follows:
+                continue
+            value = _number(m.group("times"))
+        elif m.group("fold"):
+            value = _number(m.group("fold"))
+        else:
+            if word in ("double", "triple", "treble", "quadruple", "twice") and not (
+                qualified or follows
+            ):
+                continue
+            value = next(v for k, v in _MULTIPLE_VALUES.items() if word.startswith(k))
+        if value is None:
+            continue
+        s.claim(_Found(m.start(), m.end(), "change", value))
+
+
+def _find_vague(s: _Scanner) -> None:
+    for m in _VAGUE.finditer(s.lower):
+        if not s.free(m.start(), m.end()):
+            continue
+        phrase = re.sub(r"\s+", " ", m.group("v").lower())
+        low, high = _VAGUE_RANGES.get(phrase, (None, None))
+        unit = s.noun_after(m.end(), None, through_of=True)
+        s.claim(_Found(m.start(), m.end(), "vague", None, low, high, unit=unit))
+
+
+def _find_durations(s: _Scanner) -> None:
+    text = s.lower
+    for m in _PAST_DECADE.finditer(text):
+        if s.free(m.start(), m.end()):
+            s.claim(_Found(m.start(), m.end(), "duration", 10, unit="year"), False)
+    for m in _DURATION.finditer(text):
+        if not s.free(m.start(), m.end()):
+            continue
+        num = m.group("num")
+        unit = m.group("u").lower()
+        unit = unit[:-1] if unit.endswith("s") else unit
+        unit = "century" if unit.startswith("centur") else unit
+        if num.lower() in ("a", "an"):
+            before = text[max(0, m.start() - 30) : m.start()]
+            if unit != "decade" and not _QUALIFIER_BEFORE.search(before):
+                continue
+            value: float | None = 1.0
+        else:
+            value = _number(num)
+        if value is None:
+            continue
+        value *= _DURATION_FACTORS.get(unit, 1)
+        unit = _DURATION_UNITS.get(unit, unit)
+        found = _Found(m.start(), m.end(), "duration", value, unit=unit)
+        before = text[max(0, m.start() - 12) : m.start()]
+        s.claim(found, qualify=not re.search(r"\bover\s+$", before))
+    for m in _AGE.finditer(text):
+        start, end = m.span("num")
+        value = _number(m.group("num"))
+        if value is not None and s.free(start, end):
+            s.claim(_Found(start, end, "duration", value, unit="year"), False)
+
+
+def _find_years(s: _Scanner) -> None:
+    text = s.lower
+    for m in _FINANCIAL_YEAR.finditer(text):
+        if not s.free(m.start(), m.end()):
+            continue
+        first = int(m.group("y"))
+        second_text = m.group("y2")
+        second = (
+            int(second_text) if len(second_text) == 4 else first // 100 * 100 + int(second_text)
+        )
+        if not first < second <= first + 10:
+            continue
+        s.claim(_Found(m.start(), m.end(), "year", first, first, second), False)
+    for m in _SINGLE_YEAR.finditer(text):
+        if not s.free(m.start(), m.end()):
+            continue
+        follower = _RUN.match(text, m.end(), min(len(text), m.end() + 40))
+        next_word = follower.group(1).split()[0].lower() if follower else ""
+        before = text[max(0, m.start() - 30) : m.start()]
+        if (looks_plural(next_word) and next_word not in _STOP_WORDS) or _QUALIFIER_BEFORE.search(
+            before
+        ):
+            continue
+        year = int(m.group("y"))
+        s.claim(_Found(m.start(), m.end(), "year", year), False)
+
+
+def _find_counts(s: _Scanner) -> None:
+    text = s.lower
+    for m in _COUNT.finditer(text):
+        if not s.free(m.start(), m.end()):
+            continue
+        num = m.group("num")
+        value = _number(num)
+        if value is None:
+            continue
+        if num.lower() == "one" and not _one_is_a_count(text, m.start(), m.end()):
+            continue
+        if re.search(r"\bper\s+$", text[max(0, m.start() - 5) : m.start()]):
+            continue
+        value *= scale_of(m.group("scale"))
+        unit = s.noun_after(m.end(), value, through_of=True)
+        s.claim(_Found(m.start(), m.end(), "count", value, unit=unit))
+
+
+_ONE_BEFORE = _ci(
+    r"\b(?:no|any|every|each|this|that|the|which|someone|anyone|everyone|another|last|only\s+the)\s+$"
+)
+_ONE_AFTER = _ci(
+    r"(?:[ \t]+(?:of|another|in|or|and|who|that|which|is|was|has|had|would|could|will|can|"
+    r"said|says|day|time|way|thing|point|stage|hand)\b|[-‐](?:off|to|stop|way|sided)\b|[ \t]*[^\w\s-]|"
+    r"[ \t]*$)",
+    _ML,
+)
+
+
+def _one_is_a_count(text: str, start: int, end: int) -> bool:
+    """ "one offence" is a figure; "one of the most", "no one", "one another" are not."""
+    if _ONE_BEFORE.search(text[max(0, start - 15) : start]):
+        return False
+    return _ONE_AFTER.match(text, end) is None
+
+
+_LINKS_FORWARD = _ci(rf"^\s*(?:to|and|or|-|–)\s*(?:(?:{_QUALIFIERS})\s+)?$")
+_LINKS_BACK = _ci(
+    r"(?:\b(?:up|down|rising|falling|rose|fell)\s+from|\bfrom|\bcompared\s+(?:with|to)|\band|"
+    r"\bagainst|\bwhile|\bwhereas|\bor|\bincluding|,)\s+$"
+)
+
+
+_SUBJECT_VERB = re.compile(
+    r"\b(?:rose|risen|rising|fell|fallen|falling|increased|decreased|dropped|grew|grown|climbed|"
+    r"reached|reaching|hit|totalled|stood|stands|was|were|is|are|numbered|doubled|tripled|trebled|halved|quadrupled)\b"
+)
+_SUBJECT_TAIL = _ci(
+    rf"[^.;:]{{0,40}}?(?:\b(?:to|at|of|from)\s+)(?:(?:{_QUALIFIERS})\s+)?|\s+(?:(?:{_QUALIFIERS})\s+)?"
+)
+
+
+def _subject_noun(clause: str) -> str | None:
+    """The head of the first plural noun phrase of a clause: "Shoplifting offences rose ..."."""
+    words = re.findall(r"[A-Za-z][\w'’-]*", clause.rsplit(",", 1)[-1])
+    for index, word in enumerate(words):
+        lower = word.lower()
+        if lower in _STOP_WORDS or lower in ("police", "staff", "data") or not looks_plural(lower):
+            continue
+        if index and word[0].isupper():
+            continue
+        head = lower
+        for following in words[index + 1 :]:
+            if not looks_plural(following.lower()) or following.lower() in _STOP_WORDS:
+                break
+            head = following.lower()
+        return singular(head)
+    return None
+
+
+def _share_units(
+    text: str, lower: str, found: list[_Found], sentence_of: list[int], bounds: list[int]
+) -> None:
+    """Give a bare count the noun of the count it is paired with in the same sentence, or the
+    subject of the clause it completes ("Shoplifting offences rose to 429,873")."""
+    for i, fig in enumerate(found):
+        if fig.kind != "count" or fig.unit is not None:
+            continue
+        nxt = found[i + 1] if i + 1 < len(found) else None
+        if (
+            nxt is not None
+            and nxt.kind == "count"
+            and nxt.unit
+            and sentence_of[i] == sentence_of[i + 1]
+            and _LINKS_FORWARD.match(lower[fig.end : nxt.start])
+        ):
+            fig.unit = nxt.unit
+            continue
+        subject = _SUBJECT_VERB.search(lower, bounds[sentence_of[i]], fig.start)
+        if subject and _SUBJECT_TAIL.fullmatch(lower, subject.end(), fig.start):
+            fig.unit = _subject_noun(text[bounds[sentence_of[i]] : subject.start()])
+            if fig.unit:
+                continue
+        for j in range(i - 1, -1, -1):
+            prev = found[j]
+            if sentence_of[j] != sentence_of[i]:
+                break
+            if prev.kind == "count" and prev.unit:
+                between = lower[prev.end : fig.start]
+                if len(between) < 120 and _LINKS_BACK.search(between):
+                    fig.unit = prev.unit
+                break
+
+
+# ----------------------------------------------------------------------------------------------
+# Sentences and periods.
+
+_SENTENCE_END = re.compile(r"[.!?][\"”’)]*[ \t]+(?=[\"“‘(]?[A-Z0-9£$€])|\n+")
+_ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Ms|Dr|No|St|vs|Mrs|Sgt|Insp|etc|e\.g|i\.e))$")
+
+
+def _sentence_bounds(text: str) -> list[int]:
+    """Offsets where sentences start: after . ! ? and a capital, and at every line break."""
+    starts = [0]
+    for m in _SENTENCE_END.finditer(text):
+        if text[m.start()] == "." and _ABBREVIATION.search(text, max(0, m.start() - 5), m.start()):
+            continue
+        starts.append(m.end())
+    return starts
+
+
+_PERIOD = _ci(
+    rf"\b(?:(?:in|during|for|over|since|by|from|between|throughout|until|to)\s+(?:the\s+)?"
+    rf"(?:(?:financial|calendar|fiscal)\s+)?(?:year\s+(?:ending|ended|to)\s+)?"
+    rf"(?:(?:\d{{1,2}}\s+)?{_MONTH}\s+)?{_YEAR}(?:\s?[/–-]\s?\d{{2,4}})?"
+    rf"(?:\s+(?:and|to)\s+(?:(?:\d{{1,2}}\s+)?{_MONTH}\s+)?{_YEAR}(?:\s?[/–-]\s?\d{{2,4}})?)?"
+    rf"|(?:in\s+)?the\s+(?:year|\d+\s+months|twelve\s+months)\s+(?:to|ending|ended)\s+"
+    rf"(?:\d{{1,2}}\s+)?{_MONTH}(?:\s+{_YEAR})?"
+    r"|(?:this|last|next)\s+(?:year|month|week|quarter|decade|financial\s+year)"
+    r"|the\s+(?:previous|past|last)\s+(?:year|month|week|quarter|decade)"
+    r"|year[\s-]on[\s-]year"
+    r"|(?:in|over|during)\s+the\s+(?:past|last|previous)\s+(?:\w+\s+)?(?:years|months|weeks|decades))"
+    r"\b"
+)
+
+
+def _period_for(periods: list[tuple[int, int, str]], fig: _Found) -> str | None:
+    best: tuple[int, str] | None = None
+    for start, end, phrase in periods:
+        if start < fig.end and fig.start < end:
+            continue
+        distance = start - fig.end if start >= fig.end else fig.start - end
+        if best is None or distance < best[0]:
+            best = (distance, phrase)
+    return best[1] if best else None
+
+
+_PASSES = (
+    _find_dates,
+    _find_money,
+    _find_ratios_and_denominators,
+    _find_percentages,
+    _find_fractions,
+    _find_multiples,
+    _find_vague,
+    _find_durations,
+    _find_years,
+    _find_counts,
+)
 
 
 def find_figures(text: str, page_starts: list[int] | None = None) -> list[Figure]:
-    return []
+    """Every figure in `text`, in reading order.
+
+    `page_starts[i]` is the offset where page i+1 starts (as `Document.page_starts` keeps for
+    PDFs); each figure's `page` comes from it, and is None when no page starts are given.
+    """
+    if not text:
+        return []
+    scanner = _Scanner(text)
+    for find in _PASSES:
+        find(scanner)
+    found = sorted(scanner.found, key=lambda f: f.start)
+    bounds = _sentence_bounds(text)
+    sentence_of = [bisect_right(bounds, f.start) - 1 for f in found]
+    _share_units(text, scanner.lower, found, sentence_of, bounds)
+
+    periods_by_sentence: dict[int, list[tuple[int, int, str]]] = {}
+    figures = []
+    for fig, index in zip(found, sentence_of, strict=True):
+        start = bounds[index]
+        end = bounds[index + 1] if index + 1 < len(bounds) else len(text)
+        if index not in periods_by_sentence:
+            periods_by_sentence[index] = [
+                (m.start(), m.end(), re.sub(r"\s+", " ", text[m.start() : m.end()]))
+                for m in _PERIOD.finditer(scanner.lower, start, end)
+            ]
+        period = (
+            None if fig.kind in ("year", "date") else _period_for(periods_by_sentence[index], fig)
+        )
+        value_min = fig.value_min if fig.value_min is not None else fig.value
+        value_max = fig.value_max if fig.value_max is not None else fig.value
+        if fig.qualifier in (
+            "more than",
+            "over",
+            "at least",
+            "in excess of",
+            "upwards of",
+            "above",
+        ):
+            value_max = fig.value_max
+        elif fig.qualifier in ("up to", "fewer than", "less than", "under", "below", "at most"):
+            value_min = fig.value_min
+        page = None
+        if page_starts:
+            page = max(1, bisect_right(page_starts, fig.start))
+        figures.append(
+            Figure(
+                text=text[fig.start : fig.end],
+                start=fig.start,
+                end=fig.end,
+                kind=fig.kind,
+                value=None if fig.value is None else float(fig.value),
+                value_min=None if value_min is None else float(value_min),
+                value_max=None if value_max is None else float(value_max),
+                unit=fig.unit,
+                denominator=fig.denominator,
+                qualifier=fig.qualifier,
+                period=period,
+                sentence=text[start:end].strip(),
+                page=page,
+            )
+        )
+    return figures

@@ -88,6 +88,9 @@ class Document:
     images: list[Image] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
     withdrawn: str | None = None  # a withdrawal notice, where the page carries one
+    canonical_url: str | None = None  # the public URL when fetched elsewhere (GOV.UK Content API)
+    # Changes the publisher declared (GOV.UK change_history): {"public_timestamp", "note"}.
+    change_history: list[dict] = field(default_factory=list)
 
     @property
     def word_count(self) -> int:

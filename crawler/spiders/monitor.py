@@ -61,6 +61,7 @@ class MonitorSpider(scrapy.Spider):
         self.run_id = run_id
         self.skip_urls = skip_urls or set()
         self.listing_pages: Counter[str] = Counter()
+        self.considered: set[str] = set()
         self.limit_reported: set[str] = set()
 
     # Requests
@@ -83,7 +84,8 @@ class MonitorSpider(scrapy.Spider):
                 since = since[:10] if since else None
                 url = govuk_search_url(api, since)
             else:
-                url = wordpress_posts_url(api, 1)
+                since = archive.last_completed_run_start(self.db, source.id)
+                url = wordpress_posts_url(api, 1, since)
             yield from self.request(url, source, "api", seed=True, api_type=api.type)
 
     def request(
@@ -95,7 +97,14 @@ class MonitorSpider(scrapy.Spider):
         candidate: Candidate | None = None,
         **meta: Any,
     ) -> Iterator[Any]:
-        """A request for `url`, or a failure row when a seed is refused; links are dropped quietly."""
+        """A request for `url`, or a failure row when a seed is refused; links are dropped quietly.
+
+        Each URL is considered once per run: the same navigation links on every page cost one
+        check, and Scrapy's duplicate filter stays the backstop.
+        """
+        if url in self.considered:
+            return
+        self.considered.add(url)
         reason = refusal(url, source)
         if reason:
             self.crawler.stats.inc_value("oversight/links_refused")
@@ -142,6 +151,8 @@ class MonitorSpider(scrapy.Spider):
         state = archive.not_modified_since(self.db, url)
         if not state or not state["last_fetched_at"] or state["last_status"] not in (200, 304):
             return False
+        if state["last_run_id"] == self.run_id:
+            return False  # fetched moments ago in this run; the duplicate filter drops it
         fetched = _parse_time(state["last_fetched_at"])
         if fetched is None or datetime.now(UTC) - fetched > timedelta(days=source.recheck_days):
             return False
@@ -240,7 +251,7 @@ class MonitorSpider(scrapy.Spider):
         elif _is_html(response):
             yield from self.discover_links(response, source, role, final_role)
         elif final_role == "document" and _is_json(response):
-            for attachment in govuk_attachment_links(body):
+            for attachment in govuk_attachment_links(body, url):
                 yield from self.request(attachment.url, source, "document", candidate=attachment)
 
     def discover_api(self, response: Response, source: Source) -> Iterator[Any]:

@@ -1,0 +1,161 @@
+"""Display helpers for scraped text: figure highlighting, readable diffs and search snippets.
+
+Everything here escapes the scraped text first and only then adds Oversight's own markup, so a
+page that says `<script>` shows those characters and runs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from datasette import hookimpl
+from markupsafe import Markup, escape
+
+#: `[-removed-]` and `{+added+}`, the word-diff markers in `versions.diff`.
+DIFF_MARKERS = re.compile(r"\[-(.*?)-\]|\{\+(.*?)\+\}", re.DOTALL)
+
+#: The highlight markers the `search` canned query asks `snippet()` to put around matches.
+SNIPPET_OPEN, SNIPPET_CLOSE = "<mark>", "</mark>"
+
+CSS_CLASS = re.compile(r"[^a-z0-9-]")
+
+
+def highlight_figures(
+    text: str | None, figures: Iterable[Mapping], figure_url_prefix: str
+) -> Markup:
+    """The document text, escaped, with each figure wrapped in a `<mark>` linked to its row.
+
+    Offsets come from the extractor; when a stored offset no longer points at the figure's text
+    (the text was re-extracted since), the figure is looked for after the previous one instead,
+    and left unmarked if it is not there, rather than marking the wrong words.
+    """
+    text = text or ""
+    pieces: list[str] = []
+    cursor = 0
+    ordered = sorted(figures, key=lambda f: (f.get("start") is None, f.get("start") or 0))
+    for figure in ordered:
+        span = figure.get("text") or ""
+        start = figure.get("start")
+        if not span:
+            continue
+        if start is None or text[start : start + len(span)] != span:
+            start = text.find(span, cursor)
+            if start < 0:
+                continue
+        end = start + len(span)
+        if start < cursor:
+            continue
+        kind = CSS_CLASS.sub("", str(figure.get("kind") or "figure").lower())
+        title = describe_figure(figure)
+        pieces.append(str(escape(text[cursor:start])))
+        pieces.append(
+            f'<a class="figure-link" href="{escape(figure_url_prefix)}/{int(figure["id"])}">'
+            f'<mark class="figure figure-{kind}" data-figure-id="{int(figure["id"])}" '
+            f'title="{escape(title)}">{escape(span)}</mark></a>'
+        )
+        cursor = end
+    pieces.append(str(escape(text[cursor:])))
+    return Markup("".join(pieces))
+
+
+def describe_figure(figure: Mapping) -> str:
+    """A short plain-text reading of a figure for tooltips: "count: 118 referral (of 490)"."""
+    parts = [str(figure.get("kind") or "figure") + ":"]
+    if figure.get("qualifier"):
+        parts.append(str(figure["qualifier"]))
+    value = figure.get("value")
+    if value is not None:
+        parts.append(format_number(value))
+    elif figure.get("value_min") is not None or figure.get("value_max") is not None:
+        parts.append(
+            f"{format_number(figure.get('value_min'))}–{format_number(figure.get('value_max'))}"
+        )
+    if figure.get("unit"):
+        parts.append(str(figure["unit"]))
+    if figure.get("denominator") is not None:
+        parts.append(f"(of {format_number(figure['denominator'])})")
+    if figure.get("period"):
+        parts.append(f"[{figure['period']}]")
+    return " ".join(parts)
+
+
+def format_number(value: object) -> str:
+    """Numbers as people write them: 1200000.0 -> "1,200,000", 3.5 -> "3.5"."""
+    if value is None:
+        return "?"
+    if isinstance(value, int | float):
+        if float(value).is_integer():
+            return f"{int(value):,}"
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def render_diff(diff: str | None) -> Markup:
+    """A stored word diff as HTML: removals in `<del>`, additions in `<ins>`, the rest escaped."""
+    diff = diff or ""
+    pieces: list[str] = []
+    cursor = 0
+    for match in DIFF_MARKERS.finditer(diff):
+        pieces.append(str(escape(diff[cursor : match.start()])))
+        removed, added = match.group(1), match.group(2)
+        if removed is not None:
+            pieces.append(f"<del>{escape(removed)}</del>")
+        else:
+            pieces.append(f"<ins>{escape(added)}</ins>")
+        cursor = match.end()
+    pieces.append(str(escape(diff[cursor:])))
+    return Markup("".join(pieces))
+
+
+def render_snippet(snippet: str | None) -> Markup:
+    """An FTS `snippet()` result as HTML: the text escaped, only the match markers kept."""
+    escaped = str(escape(snippet or ""))
+    escaped = escaped.replace(str(escape(SNIPPET_OPEN)), "<mark>")
+    escaped = escaped.replace(str(escape(SNIPPET_CLOSE)), "</mark>")
+    # A scraped text holding a stray "<mark>" would otherwise leave an element open.
+    balance = escaped.count("<mark>") - escaped.count("</mark>")
+    return Markup(escaped + "</mark>" * max(balance, 0))
+
+
+def safe_href(url: str | None) -> str | None:
+    """The URL when it is http(s), else None: scraped `javascript:` links are never made links."""
+    if url and re.match(r"(?i)^https?://", url.strip()):
+        return url.strip()
+    return None
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.globals["highlight_figures"] = highlight_figures
+    env.filters["render_diff"] = render_diff
+    env.filters["describe_figure"] = describe_figure
+    env.filters["format_number"] = format_number
+    env.filters["safe_href"] = safe_href
+
+
+def _document_link_column(column: str) -> str | None:
+    """For a query column `title` / `cited_title`, the column holding that document's id."""
+    if column.endswith("title"):
+        return column[: -len("title")] + "document_id"
+    return None
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    if database != "archive":
+        return None
+    if table is None and column.endswith("document_id") and isinstance(value, int):
+        href = datasette.urls.row(database, "documents", value)
+        return Markup(f'<a href="{escape(href)}">{value}</a>')
+    if not isinstance(value, str):
+        return None
+    id_column = _document_link_column(column)
+    if table is None and id_column and id_column in row.keys() and row[id_column] is not None:
+        href = datasette.urls.row(database, "documents", int(row[id_column]))
+        return Markup(f'<a class="document-title" href="{escape(href)}">{escape(value)}</a>')
+    if column == "snippet" and SNIPPET_OPEN in value:
+        return render_snippet(value)
+    if column == "diff" and table in (None, "versions"):
+        return Markup('<div class="diff">') + render_diff(value) + Markup("</div>")
+    return None

@@ -1,0 +1,242 @@
+"""PDF reports to Documents, page by page, with every failure explained.
+
+Watchdog reports are PDFs: the text keeps its page boundaries (`page_starts`) so a figure can be
+cited by page. Encrypted, corrupt and scanned (image-only) files become ExtractionErrors saying
+which; a hostile file (thousands of pages, streams that inflate to gigabytes) is read only up to
+fixed page, size and time limits.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PyPdfError
+
+from extract.links import absolute_url, dedupe_links
+from extract.records import Document, ExtractionError, Link
+
+MAX_PAGES = 2000
+MAX_TEXT_CHARS = 5_000_000
+MAX_PAGE_CONTENT_BYTES = 16_000_000
+TIME_BUDGET_SECONDS = 60.0
+
+_PDF_DATE = re.compile(
+    r"^D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(Z|[+-]\d{2}'?\d{2}'?|[+-]\d{2})?"
+)
+_UNHELPFUL_TITLE = re.compile(
+    r"^(untitled|title|document\d*|report|slide \d+|powerpoint presentation|word document"
+    r"|microsoft (word|powerpoint)\b.*|.*\.(docx?|pdf|indd|pptx?|rtf|odt))$",
+    re.IGNORECASE,
+)
+# Lines on a cover page that are not its title: protective markings, dates, page numbers.
+_NOT_A_TITLE_LINE = re.compile(
+    r"^(official(-sensitive)?|not protectively marked|restricted|confidential|draft"
+    r"|page \d+( of \d+)?|\d+|[\d\s/.,-]+|(\d{1,2} )?[a-z]+ \d{4}|contents)$",
+    re.IGNORECASE,
+)
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def extract_pdf(body: bytes, url: str) -> Document:
+    """Text, page offsets and metadata of a PDF; ExtractionError when none can be had."""
+    if b"%PDF-" not in body[:1024]:
+        raise ExtractionError("not a PDF: served as application/pdf but has no %PDF header")
+    reader = _open(body)
+    pages, page_links = _page_texts(reader)
+    if not any(page.strip() for page in pages):
+        raise ExtractionError("PDF has no extractable text (image-only? scanned pages need OCR)")
+
+    starts, offset = [], 0
+    for page in pages:
+        starts.append(offset)
+        offset += len(page) + 2
+    text = "\n\n".join(pages)
+
+    info = _info(reader)
+    return Document(
+        url=url,
+        content_type="pdf",
+        title=_title(info.get("/Title"), pages),
+        text=text,
+        published=_pdf_date(info.get("/CreationDate")) or _pdf_date(info.get("/ModDate")),
+        updated=_pdf_date(info.get("/ModDate")),
+        author=_clean(info.get("/Author")),
+        description=_clean(info.get("/Subject")),
+        language=_language(reader),
+        page_starts=starts,
+        links=dedupe_links(page_links),
+    )
+
+
+def _open(body: bytes) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(body), strict=False)
+    except TimeoutError:
+        raise
+    except Exception as err:  # pypdf meets broken files with errors of every kind
+        raise ExtractionError(f"corrupt PDF: {_reason(err)}") from err
+    if reader.is_encrypted:
+        try:
+            opened = reader.decrypt("")
+        except (DependencyError, NotImplementedError) as err:
+            raise ExtractionError(f"PDF is encrypted with an unsupported method: {err}") from err
+        except (PyPdfError, ValueError, KeyError, TypeError) as err:
+            raise ExtractionError(f"PDF is encrypted and could not be opened: {err}") from err
+        if not opened:
+            raise ExtractionError("PDF is encrypted: it needs a password to open")
+    try:
+        count = len(reader.pages)
+    except FileNotDecryptedError as err:
+        raise ExtractionError("PDF is encrypted: it needs a password to open") from err
+    except TimeoutError:
+        raise
+    except Exception as err:
+        raise ExtractionError(f"corrupt PDF: page tree unreadable ({_reason(err)})") from err
+    if count == 0:
+        raise ExtractionError("corrupt PDF: no pages")
+    return reader
+
+
+def _reason(err: Exception) -> str:
+    return str(err) or type(err).__name__
+
+
+def _page_texts(reader: PdfReader) -> tuple[list[str], list[Link]]:
+    """Each page's text, stopping at the page, size and time limits (the rest is left out)."""
+    deadline = time.monotonic() + TIME_BUDGET_SECONDS
+    pages: list[str] = []
+    links: list[Link] = []
+    total = 0
+    failures = 0
+    for number in range(min(len(reader.pages), MAX_PAGES)):
+        if time.monotonic() > deadline or total > MAX_TEXT_CHARS:
+            break
+        try:
+            page = reader.pages[number]
+            contents = page.get_contents()
+            if contents is not None and len(contents.get_data()) > MAX_PAGE_CONTENT_BYTES:
+                pages.append("")  # an inflated stream this size is a bomb, not prose
+                continue
+            text = page.extract_text() or ""
+            links.extend(_page_links(page))
+        except (LimitReachedError, MemoryError):
+            pages.append("")
+            continue
+        except TimeoutError:
+            raise
+        except Exception as err:  # one broken page must not cost the rest of the report
+            failures += 1
+            if failures > 20 and not any(pages):
+                raise ExtractionError(f"corrupt PDF: pages unreadable ({_reason(err)})") from err
+            pages.append("")
+            continue
+        text = _tidy(text)[: MAX_TEXT_CHARS - total]
+        total += len(text)
+        pages.append(text)
+    return pages, links
+
+
+def _tidy(text: str) -> str:
+    text = text.replace("\x00", "")
+    lines = [line.rstrip() for line in text.splitlines()]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _page_links(page: Any) -> list[Link]:
+    """URI link annotations: a report's citations of other documents."""
+    found = []
+    for annot in page.get("/Annots") or []:
+        annot = annot.get_object()
+        action: Any = annot.get("/A") if hasattr(annot, "get") else None
+        action = action.get_object() if hasattr(action, "get_object") else None
+        uri = action.get("/URI") if hasattr(action, "get") else None
+        url = absolute_url(str(uri), "") if uri else None
+        if url:
+            found.append(Link(url=url))
+    return found
+
+
+def _info(reader: PdfReader) -> dict[str, Any]:
+    try:
+        info: Any = reader.trailer.get("/Info")
+        info = info.get_object() if hasattr(info, "get_object") else None
+        return {str(k): v for k, v in info.items()} if hasattr(info, "items") else {}
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        text = str(value.get_object() if hasattr(value, "get_object") else value)
+    except (PyPdfError, ValueError, TypeError):
+        return None
+    text = " ".join(text.replace("\x00", "").split())
+    return text or None
+
+
+def _title(meta_title: Any, pages: list[str]) -> str | None:
+    """The metadata title when it is a real one, else the first line that reads like a title."""
+    title = _clean(meta_title)
+    if title and len(title) >= 3 and not _UNHELPFUL_TITLE.match(title):
+        return title
+    for page in pages[:3]:
+        for line in page.splitlines():
+            line = " ".join(line.split())
+            if (
+                len(re.findall(r"[^\W\d_]", line)) >= 4
+                and len(line) <= 200
+                and not _NOT_A_TITLE_LINE.match(line)
+            ):
+                return line
+    return None
+
+
+def _pdf_date(value: Any) -> str | None:
+    """A PDF date ("D:20240305143000+01'00'") as ISO 8601."""
+    raw = _clean(value)
+    if not raw:
+        return None
+    match = _PDF_DATE.match(raw)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+        )
+    except ValueError:
+        return None
+    if not 1980 <= moment.year <= 2200:
+        return None
+    if hour is None:
+        return moment.date().isoformat()
+    iso = moment.isoformat()
+    if zone == "Z":
+        return iso + "+00:00"
+    if zone:
+        digits = zone.replace("'", "")
+        hours, mins = digits[:3], digits[3:5] or "00"
+        return f"{iso}{hours}:{mins}"
+    return iso
+
+
+def _language(reader: PdfReader) -> str | None:
+    try:
+        root: Any = reader.trailer["/Root"].get_object()
+        lang = root.get("/Lang")
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    value = _clean(lang)
+    return value if value and re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", value) else None

@@ -1,0 +1,141 @@
+"""Comparing a news story's figures with those of the watchdog statement it cites."""
+
+from extract.citations import FigureCheck, compare_figures
+from extract.records import Figure
+
+
+def fig(value, unit=None, sentence="", kind="count", **extra) -> Figure:
+    return Figure(
+        text=str(value),
+        start=0,
+        end=1,
+        kind=kind,
+        value=value,
+        unit=unit,
+        sentence=sentence,
+        **extra,
+    )
+
+
+STATEMENT = "The IOPC received 490 corruption referrals from police forces in 2022/23."
+STORY = "Police forces made 490 referrals about corruption to the IOPC last year, figures show."
+
+
+def test_same_value_and_unit_is_quoted():
+    checks = compare_figures(
+        [fig(490, "referral", STORY)],
+        [
+            fig(12, "officer", "Twelve officers were dismissed."),
+            fig(490, "corruption referral", STATEMENT),
+        ],
+    )
+    assert checks == [FigureCheck(0, 1, "quoted", "")]
+
+
+def test_rounded_figure_is_flagged_for_checking():
+    citing = fig(
+        118,
+        "day",
+        "Investigations into police corruption took 118 days on average.",
+        kind="duration",
+    )
+    cited = fig(
+        117.6,
+        "day",
+        "On average, corruption investigations took 117.6 days to complete.",
+        kind="duration",
+    )
+    assert compare_figures([citing], [cited]) == [
+        FigureCheck(0, 0, "check", "rounded: 118 vs 117.6")
+    ]
+
+
+def test_wrong_number_is_flagged_with_both_values():
+    [check] = compare_figures([fig(409, "referral", STORY)], [fig(490, "referral", STATEMENT)])
+    assert check.status == "check"
+    assert check.note.startswith("different value: 409 vs 490")
+
+
+def test_same_unit_in_an_unrelated_sentence_is_not_a_near_miss():
+    citing = fig(409, "referral", STORY)
+    cited = fig(75, "referral", "The charity made 75 referrals to housing services in Leeds.")
+    assert compare_figures([citing], [cited]) == []
+
+
+def test_different_units_are_not_compared():
+    citing = fig(490, "officer", "Police forces suspended 490 officers over corruption last year.")
+    assert compare_figures([citing], [fig(490, "referral", STATEMENT)]) == []
+
+
+def test_years_and_dates_are_never_flagged():
+    sentence = "The IOPC published its corruption review in 2023 after referrals rose."
+    citing = [
+        fig(2023, None, sentence, kind="year"),
+        fig(2022, None, sentence),
+        fig(20230401, None, sentence, kind="date"),
+    ]
+    cited = [fig(2022, None, sentence, kind="year"), fig(2021, None, sentence)]
+    assert compare_figures(citing, cited) == []
+
+
+def test_trivial_numbers_are_not_flagged():
+    citing = fig(2, "officer", "Two officers from the Met were dismissed for gross misconduct.")
+    cited = fig(3, "officer", "Three Met officers were dismissed for gross misconduct.")
+    assert compare_figures([citing], [cited]) == []
+
+
+def test_each_citing_figure_gets_at_most_one_check():
+    citing = [fig(500, "referral", STORY)]
+    cited = [
+        fig(490, "referral", STATEMENT),
+        fig(610, "referral", "The IOPC received 610 corruption referrals from forces in 2021/22."),
+        fig(512, "referral", "Police forces made 512 referrals about misconduct."),
+    ]
+    checks = compare_figures(citing, cited)
+    assert len(checks) == 1
+    assert checks[0] == FigureCheck(0, 0, "check", "rounded: 500 vs 490")
+
+
+def test_a_share_written_as_words_quotes_a_percentage():
+    citing = fig(0.2, None, "One in five complaints were about police use of force.", kind="ratio")
+    cited = fig(20, None, "Use of force accounted for 20% of complaints.", kind="percent")
+    assert compare_figures([citing], [cited]) == [FigureCheck(0, 0, "quoted", "")]
+
+
+def test_money_in_millions_matches_the_same_sum_in_whole_pounds():
+    citing = fig(1_200_000, "GBP", "The force paid £1.2m in compensation.", kind="money")
+    cited = [
+        fig(1_200_000, "USD", "The force paid $1.2m in compensation.", kind="money"),
+        fig(
+            1_200_000, "GBP", "Compensation payments by the force came to £1,200,000.", kind="money"
+        ),
+    ]
+    assert compare_figures([citing], cited) == [FigureCheck(0, 1, "quoted", "")]
+
+
+def test_rounded_money_is_flagged():
+    citing = fig(1_200_000, "GBP", "The force paid £1.2m in compensation to victims.", kind="money")
+    cited = fig(
+        1_234_567, "GBP", "The force paid compensation of £1,234,567 to victims.", kind="money"
+    )
+    [check] = compare_figures([citing], [cited])
+    assert check.note == "rounded: £1,200,000 vs £1,234,567"
+
+
+def test_a_stated_approximation_that_holds_is_quoted():
+    citing = fig(400, "referral", STORY, qualifier="more than")
+    [check] = compare_figures([citing], [fig(409, "referral", STATEMENT)])
+    assert (check.status, check.note) == ("quoted", "approximate: more than 400 vs 409")
+
+
+def test_same_count_out_of_a_different_total_is_flagged():
+    citing = fig(118, "referral", STORY, denominator=409)
+    cited = fig(118, "referral", STATEMENT, denominator=490)
+    [check] = compare_figures([citing], [cited])
+    assert check.status == "check"
+    assert check.note == "different denominator: 118 of 409 vs 118 of 490"
+
+
+def test_a_far_off_round_number_is_not_called_rounded():
+    [check] = compare_figures([fig(100, "referral", STORY)], [fig(60, "referral", STATEMENT)])
+    assert check.note == "different value: 100 vs 60"

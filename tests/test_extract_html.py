@@ -1,0 +1,348 @@
+"""HTML extraction on pages written for these tests (tests/fixtures/extract/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from extract import Document, ExtractionError, extract_document
+from extract.encoding import decode_html
+from extract.links import normalize_url
+
+FIXTURES = Path(__file__).parent / "fixtures" / "extract"
+ARTICLE_URL = "https://www.northgate-courier.example/news/2024/officer-dismissed"
+
+
+def read(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def article() -> Document:
+    return extract_document(read("article.html"), ARTICLE_URL, "text/html; charset=utf-8")
+
+
+def test_title_is_the_headline_without_site_suffix(article):
+    assert article.title == "Officer dismissed after watchdog finds gross misconduct"
+
+
+def test_article_metadata_is_read(article):
+    assert article.content_type == "html"
+    assert article.published == "2024-03-05T09:30:00+00:00"
+    assert article.updated == "2024-03-06T12:00:00+00:00"
+    assert article.author == "Priya Shah"
+    assert article.description.startswith("A constable was dismissed without notice")
+    assert article.language == "en-GB"
+    assert article.site_name == "Northgate Courier"
+
+
+def test_main_text_keeps_the_article_and_link_text(article):
+    assert article.text.startswith("A police constable has been dismissed without notice")
+    assert "Independent Office for Police Conduct said in a statement" in article.text
+    assert "118 referrals about discriminatory behaviour" in article.text
+    assert article.text.rstrip().endswith("police force in England and Wales.")
+
+
+@pytest.mark.parametrize(
+    "furniture",
+    [
+        "We use cookies",
+        "Opinion and analysis",
+        "Share on Twitter",
+        "Chief constable announces retirement",
+        "Sign up to our newsletter",
+        "Privacy policy",
+        "Related stories",
+    ],
+)
+def test_page_furniture_is_left_out(article, furniture):
+    assert furniture not in article.text
+
+
+def test_headline_is_not_repeated_as_first_line(article):
+    assert not article.text.startswith(article.title)
+
+
+def test_links_come_only_from_main_content_and_are_absolute(article):
+    urls = [link.url for link in article.links]
+    assert urls == [
+        "https://www.policeconduct.gov.uk/news/officer-dismissed-following-iopc-investigation"
+        "?utm_source=courier",
+        "https://www.northgate-courier.example/news/reports/misconduct-2024.pdf",
+    ]
+    assert article.links[0].anchor == "Independent Office for Police Conduct said in a statement"
+    assert article.links[1].anchor == "full misconduct outcome report"
+
+
+def test_base_href_decides_where_relative_links_point():
+    doc = extract_document(read("base-href.html"), "https://www.example.org/press/statistics")
+    assert [(link.url, link.anchor) for link in doc.links] == [
+        ("https://static.example.org/press/2024/annual-statistics.pdf", "annual statistics report"),
+        ("https://static.example.org/data/tables.csv", "data table"),
+    ]
+    assert "Menu of every section" not in doc.text
+    assert doc.title == "Watchdog publishes annual statistics"
+
+
+def test_tables_keep_caption_header_and_rows(article):
+    assert len(article.tables) == 1
+    table = article.tables[0]
+    assert table.caption == "Referrals to the watchdog by category"
+    assert table.header == ["Category", "Referrals"]
+    assert table.rows == [["Discriminatory behaviour", "118"], ["Theft", "52"], ["Other", "320"]]
+    assert "|---" not in article.text
+
+
+def test_figure_images_keep_caption_and_alt(article):
+    assert len(article.images) == 1
+    image = article.images[0]
+    assert image.src == "https://www.northgate-courier.example/images/hearing-room.jpg"
+    assert image.alt == "An empty hearing room at police headquarters"
+    assert image.caption == "The hearing took place at Northgate police headquarters."
+
+
+def test_charset_declared_only_in_meta_decodes_windows_1252():
+    body = read("windows-1252.html")
+    assert b"\x92" in body and b"\xa3" in body  # curly apostrophe and pound sign, cp1252 bytes
+    doc = extract_document(body, "https://gazette.example/news/overspend", "text/html")
+    assert doc.title == "Chief constable\u2019s \u00a32.5m overspend criticised"
+    assert "\u201cfailed to get a grip\u201d" in doc.text
+    assert "\u00a34.1 million" in doc.text
+    assert "\ufffd" not in doc.text
+
+
+def test_utf8_bytes_win_over_a_wrong_declaration():
+    page = read("article.html").replace(b'charset="utf-8"', b'charset="windows-1252"')
+    page = page.replace(b"eighteen months", "eighteen months \u2014 \u00a3500".encode())
+    doc = extract_document(page, ARTICLE_URL, "text/html; charset=iso-8859-1")
+    assert "eighteen months \u2014 \u00a3500" in doc.text
+
+
+def test_http_charset_is_used_when_the_page_declares_none():
+    page = "<html><body><p>Caf\u00e9 owners fined \u00a3300</p></body></html>".encode("latin-1")
+    text, codec = decode_html(page, "iso-8859-1")
+    assert "Caf\u00e9 owners fined \u00a3300" in text
+    assert codec == "cp1252"
+
+
+def test_byte_order_mark_decides_the_encoding():
+    page = "\ufeff<html><body><p>Police \u2018failed\u2019 victims</p></body></html>"
+    text, codec = decode_html(page.encode("utf-16-le"), "iso-8859-1")
+    assert "Police \u2018failed\u2019 victims" in text
+    assert codec == "utf-16-le"
+
+
+def test_undeclared_legacy_encoding_is_detected():
+    page = (
+        "<html><body><p>Le commissaire a d\u00e9clar\u00e9 que l\u2019enqu\u00eate "
+        "\u00e9tait termin\u00e9e et que les r\u00e9sultats seraient publi\u00e9s.</p></body></html>"
+    ).encode("cp1252")
+    text, _ = decode_html(page)
+    assert "d\u00e9clar\u00e9" in text and "l\u2019enqu\u00eate" in text
+
+
+def test_withdrawal_notice_is_detected():
+    doc = extract_document(read("withdrawn.html"), "https://www.gov.uk/guidance/police-powers")
+    assert doc.withdrawn is not None
+    assert doc.withdrawn.startswith("This guidance was withdrawn on 20 January 2022")
+    assert "revised code of practice" in doc.withdrawn
+    assert doc.published == "2019-06-12T10:00:00+01:00"
+    assert doc.title == "Police powers guidance"
+
+
+def test_article_that_mentions_a_withdrawal_is_not_withdrawn(article):
+    page = (
+        b"<html><head><title>Policy row</title></head><body><article><h1>Policy row</h1>"
+        b"<p>This policy was withdrawn last year after a legal challenge by campaigners, "
+        b"and ministers have not said what will replace it.</p></article></body></html>"
+    )
+    assert extract_document(page, "https://news.example/policy").withdrawn is None
+    assert article.withdrawn is None
+
+
+def test_short_page_still_gives_its_text():
+    page = (
+        b"<html><head><title>Notice</title></head><body><p>Office closed today.</p></body></html>"
+    )
+    doc = extract_document(page, "https://example.org/notice")
+    assert doc.title == "Notice"
+    assert "Office closed today." in doc.text
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"", "text/html", "empty body"),
+        (b"   \n\t ", None, "empty body"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "text/html", "binary content"),
+        (bytes(range(256)) * 16, "text/html", "binary content"),
+        (b'{"results": []}', "application/json", "not a GOV.UK Content API item"),
+        (b"GIF89a....", None, "binary content"),
+        (b"\x00\x01\x02" * 100, "audio/mpeg", "unsupported content type"),
+    ],
+)
+def test_unreadable_bodies_raise_an_extraction_error_that_says_why(body, content_type, reason):
+    with pytest.raises(ExtractionError, match=reason):
+        extract_document(body, "https://example.org/x", content_type)
+
+
+def test_govuk_content_item_is_dispatched_to_the_govuk_reader():
+    item = {
+        "base_path": "/government/news/police-watchdog-statement",
+        "title": "Police watchdog statement",
+        "document_type": "press_release",
+        "first_published_at": "2024-02-01T10:00:00.000+00:00",
+        "public_updated_at": "2024-02-01T10:00:00.000+00:00",
+        "details": {"body": "<p>The watchdog published 118 referrals in its statement today.</p>"},
+    }
+    body = json.dumps(item).encode()
+    url = "https://www.gov.uk/government/news/police-watchdog-statement"
+    try:
+        doc = extract_document(body, url, "application/json")
+    except ExtractionError as err:  # only while the GOV.UK reader is not there yet
+        assert "GOV.UK" in str(err)
+    else:
+        assert doc.title == "Police watchdog statement"
+        assert "118 referrals" in doc.text
+
+
+@pytest.mark.parametrize(
+    ("url", "normal"),
+    [
+        (
+            "HTTPS://WWW.Gov.UK:443/news/x/?utm_source=t&b=2&a=1#top",
+            "https://www.gov.uk/news/x?a=1&b=2",
+        ),
+        ("https://www.gov.uk/news/x", "https://www.gov.uk/news/x"),
+        ("http://example.org:80", "https://example.org/"),
+        ("http://example.org:8080/a", "https://example.org:8080/a"),
+        ("https://example.org/?fbclid=abc&gclid=def", "https://example.org/"),
+        ("https://example.org/a/./b/../c/", "https://example.org/a/c"),
+        ("https://example.org/caf\u00e9", "https://example.org/caf%C3%A9"),
+        ("mailto:press@example.org", "mailto:press@example.org"),
+        ("", ""),
+    ],
+)
+def test_normalize_url_gives_one_form_per_document(url, normal):
+    assert normalize_url(url) == normal
+
+
+def test_normalize_url_matches_a_citation_to_the_archived_url(article):
+    cited = normalize_url(article.links[0].url)
+    archived = normalize_url(
+        "https://www.policeconduct.gov.uk/news/officer-dismissed-following-iopc-investigation/"
+    )
+    assert cited == archived
+
+
+@pytest.fixture(scope="module")
+def wordpress_post() -> Document:
+    url = "https://inspectorate.example/news/news-feed/vetting-inspection/"
+    return extract_document(read("wordpress.html"), url, "text/html; charset=UTF-8")
+
+
+def test_wordpress_post_metadata_comes_from_its_own_markup(wordpress_post):
+    assert (
+        wordpress_post.title == "Inspection finds force \u2018requires improvement\u2019 on vetting"
+    )
+    assert wordpress_post.published == "2024-05-14T10:00:00+01:00"
+    assert wordpress_post.updated == "2024-05-15T08:12:00+01:00"
+    assert wordpress_post.author == "Press Office"
+    assert wordpress_post.site_name == "Example Inspectorate"
+
+
+@pytest.mark.parametrize(
+    "furniture",
+    [
+        "Skip to content",
+        "About us and how we inspect",
+        "Posted on",
+        "Tagged",
+        "Previous: Annual assessment",
+        "thoughts on",
+        "my neighbour waited months",
+        "Recent Posts",
+        "Forces urged to act",
+        "Proudly powered by WordPress",
+    ],
+)
+def test_wordpress_comments_sidebar_and_footer_are_left_out(wordpress_post, furniture):
+    assert furniture not in wordpress_post.text
+
+
+def test_wordpress_post_keeps_its_full_text_and_report_link(wordpress_post):
+    assert wordpress_post.text.startswith("An inspection of Eastshire Police has found")
+    assert "That is a risk the public should not have to accept.\u201d" in wordpress_post.text
+    assert [link.url for link in wordpress_post.links] == [
+        "https://assets.example/uploads/eastshire-vetting-2024.pdf"
+    ]
+
+
+def test_govuk_page_keeps_the_release_and_drops_the_service_furniture():
+    url = "https://www.gov.uk/government/news/home-secretary-announces-police-vetting-review"
+    doc = extract_document(read("govuk-news.html"), url, "text/html; charset=utf-8")
+    assert doc.title == "Home Secretary announces police vetting review"
+    assert doc.published == "2023-01-17T14:05:00+00:00"
+    assert doc.site_name == "GOV.UK"
+    assert "legally qualified chairs" in doc.text
+    assert doc.text.rstrip().endswith("latest police misconduct statistics.")
+    for furniture in (
+        "Cookies on GOV.UK",
+        "Crime, justice and law",
+        "Print this page",
+        "Share this page",
+        "Related content",
+        "Is this page useful?",
+        "Open Government Licence",
+        "Published 17 January 2023",
+    ):
+        assert furniture not in doc.text
+    assert [link.anchor for link in doc.links] == ["latest police misconduct statistics"]
+
+
+def test_in_page_anchors_are_not_links():
+    page = (
+        b"<html><head><title>Report</title></head><body><article><h1>Report</h1>"
+        b'<p>See <a href="#findings">the findings</a> and the <a href="/full.pdf">full report</a>'
+        b" for the detail behind each of the recommendations made to the force.</p>"
+        b"</article></body></html>"
+    )
+    doc = extract_document(page, "https://example.org/report")
+    assert [link.url for link in doc.links] == ["https://example.org/full.pdf"]
+    assert "the findings" in doc.text
+
+
+@pytest.mark.parametrize(
+    ("head", "title"),
+    [
+        # no <h1>: the <title> minus the site name decides
+        (
+            "<title>Met officer jailed - statement | IOPC</title>"
+            '<meta property="og:site_name" content="IOPC">',
+            "Met officer jailed - statement",
+        ),
+        (
+            "<title>Eastshire officer jailed for fraud - Local News</title>",
+            "Eastshire officer jailed for fraud",
+        ),
+        ("<title>Review: police vetting</title>", "Review: police vetting"),
+    ],
+)
+def test_title_without_a_headline_element_drops_only_the_site_name(head, title):
+    page = (
+        f"<html><head>{head}</head><body><div><p>The force said the officer had been "
+        "suspended and that an investigation by the watchdog was continuing.</p></div>"
+        "</body></html>"
+    ).encode()
+    assert extract_document(page, "https://example.org/a").title == title
+
+
+def test_wrong_http_charset_falls_back_to_what_the_bytes_are():
+    page = (
+        "<html><body><p>The panel\u2019s report cost \u00a312,000 and took nine months "
+        "to complete.</p></body></html>"
+    ).encode("cp1252")
+    doc = extract_document(page, "https://example.org/a", "text/html; charset=utf-8")
+    assert "The panel\u2019s report cost \u00a312,000" in doc.text
