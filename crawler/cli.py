@@ -114,6 +114,13 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
     from crawler.runs import LockedError
 
     sources = load_registry(sources_path, source_ids)
+    if watches_path and Path(watches_path).exists():
+        from crawler.watches import WatchesError, load_watches
+
+        try:
+            load_watches(watches_path)
+        except WatchesError as exc:
+            fail(str(exc))
     open_db(db_path).conn.close()
     try:
         result = run_crawl(
@@ -276,7 +283,10 @@ def alerts(db_path, since, watch, as_json) -> None:
     from crawler.watches import list_alerts
 
     db = open_db(db_path, create=False)
-    found = list_alerts(db, since=since, watch=watch)
+    try:
+        found = list_alerts(db, since=since, watch=watch)
+    except ValueError as exc:
+        fail(str(exc))
     if as_json:
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -322,7 +332,14 @@ def watch(every, sources_path, db_path, max_runs) -> None:
             command += ["--sources", sources_path]
         return subprocess.call(command)
 
-    run_forever(crawl_children, registry, schedule, max_runs=max_runs)
+    from crawler.schedule import ScheduleError
+
+    try:
+        run_forever(crawl_children, registry, schedule, max_runs=max_runs)
+    except ScheduleError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 @cli.command()

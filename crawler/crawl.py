@@ -165,8 +165,12 @@ def _alerts(db, run_id: int, watches_path: str | Path | None) -> int:
         return 0
     from crawler import watches
 
-    loaded = watches.load_watches(watches_path)
+    try:
+        loaded = watches.load_watches(watches_path)
+    except watches.WatchesError as exc:  # alerts never fail a run that has finished
+        print(f"error: alerts not recorded: {exc}", file=sys.stderr)
+        return 0
     found = watches.record_alerts(db, loaded, run_id)
     if any(w.webhook for w in loaded):
-        watches.deliver_alerts(db, found, loaded)
+        watches.deliver_alerts(found, loaded, db=db)
     return len(found)

@@ -168,5 +168,13 @@ class SpiderErrorMiddleware:
         url = response.meta.get("redirect_urls", [response.url])[0]
         reason = f"could not read the response: {type(exception).__name__}: {exception}"[:500]
         at = datetime.now(UTC).isoformat(timespec="seconds")
-        return [FailureItem(url=url, source_id=source_id, reason=reason, at=at,
-                            status=response.status, role=response.meta.get("role"))]
+        return [
+            FailureItem(
+                url=url,
+                source_id=source_id,
+                reason=reason,
+                at=at,
+                status=response.status,
+                role=response.meta.get("role"),
+            )
+        ]

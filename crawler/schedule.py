@@ -32,8 +32,14 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 COALESCE_SECONDS = 60.0
 #: Longest single sleep, so a changed wall clock (suspend, NTP step) is noticed within a minute.
 MAX_NAP_SECONDS = 60.0
-#: Exit codes of a crawl that was itself stopped by SIGINT or SIGTERM: the loop stops too.
-INTERRUPTED_CODES = (128 + signal.SIGINT, 128 + signal.SIGTERM)
+#: Exit codes of a crawl that was itself stopped by SIGINT or SIGTERM (as a shell reports it, or
+#: as `subprocess` reports a child killed by the signal): the loop stops too.
+INTERRUPTED_CODES = (
+    128 + signal.SIGINT,
+    128 + signal.SIGTERM,
+    -signal.SIGINT,
+    -signal.SIGTERM,
+)
 
 
 class ScheduleError(ValueError):

@@ -902,3 +902,136 @@ def describe_handlers() -> str:
         doc = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
         lines.append(f"{name}: {doc}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- hostile behaviours
+# Generated bodies for tests/sites/hostile/: too big or too odd to commit as files.
+
+
+@cache
+def _many_links_page(count: int) -> bytes:
+    head = b"<!doctype html><html><head><title>A page with very many links</title></head><body>"
+    intro = (
+        b"<article><p>This page carries a very large number of links to tag pages.</p></article>"
+    )
+    links = b"".join(b'<a href="/tags/%d/">tag %d</a> ' % (n, n) for n in range(count))
+    return head + intro + b"<nav>" + links + b"</nav></body></html>"
+
+
+@handler("many_links")
+def many_links(ex: Exchange) -> Reply:
+    """An HTML page with `count` (default 100,000) links to /tags/N/ after one short paragraph."""
+    body = _many_links_page(int(ex.route.get("count", 100_000)))
+    return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, body)
+
+
+@cache
+def _deep_page(depth: int) -> bytes:
+    head = b"<!doctype html><html><head><title>A deeply nested page</title></head><body>"
+    intro = b"<p>This sentence comes before ten thousand levels of nesting and must survive.</p>"
+    return (
+        head
+        + intro
+        + b"<div>" * depth
+        + b"<p>At the bottom.</p>"
+        + b"</div>" * depth
+        + b"</body></html>"
+    )
+
+
+@handler("deep_nesting")
+def deep_nesting(ex: Exchange) -> Reply:
+    """An HTML page with one paragraph, then `depth` (default 100,000) nested divs."""
+    body = _deep_page(int(ex.route.get("depth", 100_000)))
+    return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, body)
+
+
+@handler("endless_listing")
+def endless_listing(ex: Exchange) -> Reply:
+    """Listing page N (the last number in the path) linking to page N+1, for ever."""
+    numbers = re.findall(r"\d+", ex.path)
+    number = int(numbers[-1]) if numbers else 1
+    prefix = ex.path[: ex.path.rfind(str(number))] if numbers else ex.path
+    following = f"{prefix}{number + 1}/"
+    body = (
+        f"<!doctype html><html><head><title>Listing page {number}</title></head><body>"
+        f'<p>Page {number} of an archive that never ends.</p><a href="{following}">Next</a>'
+        "</body></html>"
+    ).encode()
+    return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, body)
+
+
+@cache
+def _gzip_xml_bomb(base: str, size: int, members: int) -> bytes:
+    prefix = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        f"<url><loc>{base}/cases/from-sitemap-bomb/</loc></url>\n"
+    ).encode()
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [compressor.compress(prefix)]
+    block = b" " * (1 << 20)
+    remaining = size - len(prefix)
+    while remaining > 0:
+        parts.append(compressor.compress(block[: min(remaining, len(block))]))
+        remaining -= len(block)
+    parts.append(compressor.flush())
+    # Extra small gzip members make the trailer (the last 4 bytes) declare a tiny size, so only
+    # a reader that counts what it inflates notices the real one.
+    for _ in range(members - 1):
+        parts.append(gzip.compress(b"\n", mtime=0))
+    return b"".join(parts)
+
+
+@handler("gzip_sitemap_bomb")
+def gzip_sitemap_bomb(ex: Exchange) -> Reply:
+    """A gzipped sitemap file (not Content-Encoding) inflating to `size_mb` (default 100) of XML;
+    `members = 2` appends a tiny second gzip member so the trailer's size field lies."""
+    size = int(float(ex.route.get("size_mb", 100)) * 1024 * 1024)
+    body = _gzip_xml_bomb(ex.site.base_url, size, int(ex.route.get("members", 1)))
+    return Reply(200, {"Content-Type": "application/x-gzip"}, body)
+
+
+@cache
+def _pdf_bomb(size: int) -> bytes:
+    """A two-page PDF: page 1 has a sentence, page 2's content stream inflates to `size` bytes."""
+    compressor = zlib.compressobj(9)
+    filler = b"0 0 m\n" * (1 << 17)
+    parts = []
+    remaining = size
+    while remaining > 0:
+        parts.append(compressor.compress(filler[: min(remaining, len(filler))]))
+        remaining -= len(filler)
+    bomb = b"".join(parts) + compressor.flush()
+    text = b"BT /F1 12 Tf 72 720 Td (The readable first page of a PDF bomb.) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 7 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R"
+        b" /Resources << /Font << /F1 7 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+@handler("pdf_bomb")
+def pdf_bomb(ex: Exchange) -> Reply:
+    """A PDF whose second page's content stream inflates to `size_mb` (default 500) MB."""
+    body = _pdf_bomb(int(float(ex.route.get("size_mb", 500)) * 1024 * 1024))
+    return Reply(200, {"Content-Type": "application/pdf"}, body)

@@ -239,10 +239,17 @@ def record_alerts(db: sqlite_utils.Database, watches: list[Watch], run_id: int) 
     these watches, so a caller can deliver the ones not yet delivered.
     """
     matched_at = archive.now()
+    touched = archive.documents_touched_in_run(db, run_id)
     for watch in watches:
+        candidates = [
+            t
+            for t in touched
+            if (watch.sources is None or t["source_id"] in watch.sources)
+            and (watch.kinds is None or t["source_kind"] in watch.kinds)
+        ]
         try:
-            found = archive.documents_touched_matching(
-                db, run_id, watch.query, sources=watch.sources, kinds=watch.kinds
+            matching = archive.documents_matching(
+                db, watch.query, [t["document_id"] for t in candidates]
             )
         except sqlite3.OperationalError as exc:
             # A watches file is validated on load; this catches one edited after loading.
@@ -253,13 +260,14 @@ def record_alerts(db: sqlite_utils.Database, watches: list[Watch], run_id: int) 
             [
                 {
                     "watch": watch.name,
-                    "document_id": f["document_id"],
+                    "document_id": t["document_id"],
                     "run_id": run_id,
                     "matched_at": matched_at,
-                    "reason": f["reason"],
+                    "reason": t["reason"],
                     "delivered_at": None,
                 }
-                for f in found
+                for t in candidates
+                if t["document_id"] in matching
             ],
         )
     return [_alert(r) for r in archive.alerts_of_run(db, run_id, [w.name for w in watches])]

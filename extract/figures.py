@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 import string
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from extract.numbers import (
@@ -62,6 +63,7 @@ def _ci(pattern: str, flags: int = 0) -> re.Pattern[str]:
     compiled = re.compile(lowered, flags)
     _LOWERED.add(compiled)
     return compiled
+
 
 _D = DIGITS_PATTERN
 # A number written in digits that is not part of a larger token ("2022/23", "v2.1", "M25").
@@ -119,9 +121,7 @@ _CHANGE_VERBS = (
     r"declined?|declines|declining|jumped|jump|jumps|climbed|cut|cuts|reduced?|reduction|"
     r"reductions|slumped|surged|soared|plunged|higher|lower|shrank|shrunk|uplift"
 )
-_CHANGE_BEFORE = _ci(
-    rf"\b(?P<verb>{_CHANGE_VERBS})\s+(?:(?:of|by)\s+)?(?:(?:{_QUALIFIERS})\s+)?$"
-)
+_CHANGE_BEFORE = _ci(rf"\b(?P<verb>{_CHANGE_VERBS})\s+(?:(?:of|by)\s+)?(?:(?:{_QUALIFIERS})\s+)?$")
 _BY_BEFORE = _ci(rf"\bby\s+(?:(?:{_QUALIFIERS})\s+)?$")
 _VERB_IN_WINDOW = _ci(rf"\b(?P<verb>{_CHANGE_VERBS}|halved|doubled)\b")
 _CHANGE_AFTER = _ci(
@@ -150,6 +150,14 @@ _CLAUSE_WORDS = frozenset(
     """involving including relating concerning regarding following according using being having
     making taking showing containing affecting compared""".split()
 )
+_NUMBER_ANCHORS = (
+    _NUMBER_WORDS
+    | {"twice", "double", "doubled", "doubling", "triple", "tripled", "tripling", "treble"}
+    | {"trebled", "trebling", "quadruple", "quadrupled", "quadrupling", "halved", "halving"}
+    | {"decade", "decades", "half"}
+    | {"a dozen", "dozens", "scores", "hundreds", "thousands", "millions", "billions"}
+)
+_VAGUE_RANGES_WORDS: frozenset[str] = frozenset()
 _RUN = re.compile(r"[ \t]*((?:(?:[A-Za-z][\w'’-]*|999|101|111)[ \t]*){1,6})")
 _OF_THE = re.compile(
     r"[ \t]+of[ \t]+(?:the|these|those|all|its|their|our|his|her|whom|which|them)?[ \t]*"
@@ -172,13 +180,15 @@ class _Found:
 # ----------------------------------------------------------------------------------------------
 # Spans that contain numbers but are not figures.
 
+# Whole tokens (between spaces) holding a digit that are links, addresses or identifiers.
+_URL_TOKEN = re.compile(
+    r"://|^[(\[]?www\.|@|\.(?:gov\.uk|co\.uk|org\.uk|ac\.uk|police\.uk|nhs\.uk|com|org|net|uk|"
+    r"io|eu)\b"
+)
+_GLUED_TOKEN = re.compile(r"[a-z]_?\d|\d(?:st|nd|rd|th)\b|[a-z]-\d")  # M25, FIRE_01, 6th, Covid-19
+_SPACE = re.compile(r"\s")
+
 _MASKS = [
-    _ci(r"(?:https?://|www\.)\S+"),
-    _ci(
-        r"\b[\w-]+(?:\.[\w-]+)*\.(?:gov\.uk|co\.uk|org\.uk|ac\.uk|police\.uk|nhs\.uk|com|org|net|"
-        r"uk|io|eu)\b(?:/\S*)?"
-    ),
-    re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     # Emergency and non-emergency numbers, when used as numbers to call.
     _ci(
         r"\b(?:999|101|111|112)\b(?=[ \t]*(?:calls?|demand|line|number|services?|emergency|"
@@ -189,9 +199,6 @@ _MASKS = [
         r"(?P<x>999|101|111|112)\b"
     ),
     re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"),  # postcodes
-    re.compile(r"\b[A-Za-z]+_?\d+\w*"),  # M25, SW9, FIRE_01, G7
-    re.compile(r"\b[A-Za-z]+-\d+\b"),  # Covid-19, A-10
-    _ci(r"\b\d+(?:st|nd|rd|th)\b"),  # ordinals
     _ci(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"),
     re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"),
     re.compile(r"\b\d{4}\s?(?:hrs|GMT|BST|UTC)\b"),
@@ -231,15 +238,25 @@ _MASKS = [
 ]
 
 
-def _mask(text: str, lower: str, claimed: bytearray) -> None:
+def _mask(s: _Scanner) -> None:
+    lower, claimed = s.lower, s.claimed
+    token_end = -1
+    for start, _ in s.digit_anchors:
+        if start < token_end:
+            continue
+        token_start = max(lower.rfind(" ", 0, start), lower.rfind("\n", 0, start)) + 1
+        space = _SPACE.search(lower, start)
+        token_end = space.start() if space else len(lower)
+        token = lower[token_start:token_end]
+        if _URL_TOKEN.search(token) or _GLUED_TOKEN.search(token):
+            end = _trim_url(lower, token_start, token_end)
+            claimed[token_start:end] = b"\x01" * (end - token_start)
     for pattern in _MASKS:
-        for match in pattern.finditer(lower if pattern in _LOWERED else text):
+        for match in s.each(pattern, s.digit_windows):
             group = "x" if "x" in pattern.groupindex and match.group("x") else 0
             start, end = match.span(group)
-            if pattern is _MASKS[0] or pattern is _MASKS[1]:
-                end = _trim_url(text, start, end)
             claimed[start:end] = b"\x01" * (end - start)
-    for match in _PHONE.finditer(text):
+    for match in s.each(_PHONE, s.digit_windows):
         if sum(c.isdigit() for c in match.group()) >= 10:
             claimed[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
 
@@ -330,9 +347,7 @@ _FINANCIAL_YEAR = re.compile(
 _SINGLE_YEAR = _ci(
     rf"(?<![\w.,/£$€\-–])(?P<y>{_YEAR})(?![\w%]|[.,]\d|\s?(?:per\s?cent|percent|million|billion)\b)"
 )
-_COUNT = _ci(
-    rf"(?P<num>{_NUM})(?!\w)(?:\s+(?P<scale>million|billion|trillion|thousand|bn)\b)?"
-)
+_COUNT = _ci(rf"(?P<num>{_NUM})(?!\w)(?:\s+(?P<scale>million|billion|trillion|thousand|bn)\b)?")
 _DURATION_UNITS = {
     "sec": "second",
     "min": "minute",
@@ -345,15 +360,84 @@ _DURATION_UNITS = {
 _DURATION_FACTORS = {"fortnight": 2, "decade": 10, "century": 100, "centurie": 100}
 
 
+_ANCHOR_WORDS = sorted(
+    set(_NUMBER_ANCHORS) | set(FRACTIONS) | set(_VAGUE_RANGES_WORDS),
+    key=len,
+    reverse=True,
+)
+_ANCHOR = re.compile(
+    r"\d+|[£$€¥]|\ba (?:year|month|week|day|fortnight)\b|\b(?:"
+    + "|".join(_ANCHOR_WORDS)
+    + r")\b|fold\b"
+)
+
+
+def _windows(
+    lower: str, anchors: list[tuple[int, int]], before: int, after: int
+) -> list[tuple[int, int]]:
+    """Stretches of text around anything that could start a figure, merged.
+
+    Every pass runs inside these only: most of a page has no digit or number word, and running
+    a few dozen patterns over all of it would cost more than extracting the page did. Windows
+    start and end on spaces, so a link or an identifier is never cut in two.
+    """
+    windows: list[tuple[int, int]] = []
+    size = len(lower)
+    for anchor_start, anchor_end in anchors:
+        start = max(0, anchor_start - before)
+        start = max(lower.rfind(" ", 0, start), lower.rfind("\n", 0, start)) + 1
+        end = min(size, anchor_end + after)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    result = []
+    for start, end in windows:
+        while end < size and not lower[end].isspace():
+            end += 1
+        result.append((start, end))
+    return result
+
+
 class _Scanner:
     """One pass over one text: the claimed-character map and what has been found so far."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.lower = text.translate(_ASCII_LOWER)
+        lower = text.lower()
+        # Offsets must agree between the two copies; a few non-ASCII letters lower-case to two.
+        self.lower = lower if len(lower) == len(text) else text.translate(_ASCII_LOWER)
         self.claimed = bytearray(len(text))
         self.found: list[_Found] = []
-        _mask(text, self.lower, self.claimed)
+        anchors = [m.span() for m in _ANCHOR.finditer(self.lower)]
+        self.digit_anchors = [a for a in anchors if self.lower[a[0]].isdigit()]
+        starts = {a[0] for a in anchors}
+        for start, _ in anchors:
+            if self.lower.startswith("a ", start - 2) or self.lower.startswith("an ", start - 3):
+                starts.add(self.lower.rfind("a", 0, start))
+        self.starts = sorted(starts)
+        self.windows = _windows(self.lower, anchors, 40, 60)
+        self.digit_windows = _windows(self.lower, self.digit_anchors, 40, 40)
+        _mask(self)
+
+    def at_anchors(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        """Matches of `pattern` that start where a number, currency sign or article starts.
+
+        For the patterns that begin with the number itself this is much cheaper than scanning.
+        """
+        target = self.lower if pattern in _LOWERED else self.text
+        for start in self.starts:
+            match = pattern.match(target, start)
+            if match:
+                yield match
+
+    def each(
+        self, pattern: re.Pattern[str], windows: list[tuple[int, int]] | None = None
+    ) -> Iterator[re.Match[str]]:
+        """Matches of `pattern` inside the windows around number-like words (see `_windows`)."""
+        target = self.lower if pattern in _LOWERED else self.text
+        for start, end in self.windows if windows is None else windows:
+            yield from pattern.finditer(target, start, end)
 
     def free(self, start: int, end: int) -> bool:
         return self.claimed.find(1, start, end) == -1
@@ -431,7 +515,7 @@ def _number(text: str) -> float | None:
 
 def _find_dates(s: _Scanner) -> None:
     for pattern in (_DATE_DMY, _DATE_MDY, _DATE_ISO, _DATE_NUMERIC, _DATE_MY):
-        for m in pattern.finditer(s.text):
+        for m in s.each(pattern):
             if not s.free(m.start(), m.end()):
                 continue
             month_text = m.group("m")
@@ -446,7 +530,7 @@ def _find_dates(s: _Scanner) -> None:
 
 def _find_money(s: _Scanner) -> None:
     for pattern in (_MONEY, _MONEY_WORDS):
-        for m in pattern.finditer(s.lower):
+        for m in s.at_anchors(pattern):
             if not s.free(m.start(), m.end()):
                 continue
             value = _number(m.group("num"))
@@ -461,7 +545,7 @@ def _is_year_like(text: str) -> bool:
 
 
 def _find_ratios_and_denominators(s: _Scanner) -> None:
-    for m in _RATIO_IN.finditer(s.lower):
+    for m in s.at_anchors(_RATIO_IN):
         if not s.free(m.start(), m.end()) or _is_year_like(m.group("b")):
             continue
         a, b = _number(m.group("a")), _number(m.group("b"))
@@ -470,7 +554,7 @@ def _find_ratios_and_denominators(s: _Scanner) -> None:
         unit = s.noun_after(m.end(), 2)
         s.claim(_Found(m.start(), m.end(), "ratio", round(a / b, 4), unit=unit))
     for pattern in (_OUT_OF, _OF_BARE):
-        for m in pattern.finditer(s.lower):
+        for m in s.at_anchors(pattern):
             if not s.free(m.start(), m.end()) or _is_year_like(m.group("b")):
                 continue
             a, b = _number(m.group("a")), _number(m.group("b"))
@@ -508,7 +592,7 @@ def _change_sign(s: _Scanner, start: int, end: int) -> int | None:
 
 
 def _find_percentages(s: _Scanner) -> None:
-    for m in _PERCENT.finditer(s.lower):
+    for m in s.at_anchors(_PERCENT):
         if not s.free(m.start(), m.end()):
             continue
         value = _number(m.group("num"))
@@ -527,7 +611,7 @@ def _find_percentages(s: _Scanner) -> None:
 
 def _find_fractions(s: _Scanner) -> None:
     text = s.lower
-    for m in _FRACTION.finditer(text):
+    for m in s.each(_FRACTION):
         if not s.free(m.start(), m.end()):
             continue
         value = parse_fraction(m.group("f"))
@@ -563,7 +647,7 @@ _MULTIPLE_VALUES = {
 
 def _find_multiples(s: _Scanner) -> None:
     text = s.lower
-    for m in _MULTIPLE.finditer(text):
+    for m in s.each(_MULTIPLE):
         if not s.free(m.start(), m.end()):
             continue
         word = m.group("w").lower()
@@ -588,7 +672,7 @@ def _find_multiples(s: _Scanner) -> None:
 
 
 def _find_vague(s: _Scanner) -> None:
-    for m in _VAGUE.finditer(s.lower):
+    for m in s.each(_VAGUE):
         if not s.free(m.start(), m.end()):
             continue
         phrase = re.sub(r"\s+", " ", m.group("v").lower())
@@ -599,10 +683,10 @@ def _find_vague(s: _Scanner) -> None:
 
 def _find_durations(s: _Scanner) -> None:
     text = s.lower
-    for m in _PAST_DECADE.finditer(text):
+    for m in s.each(_PAST_DECADE):
         if s.free(m.start(), m.end()):
             s.claim(_Found(m.start(), m.end(), "duration", 10, unit="year"), False)
-    for m in _DURATION.finditer(text):
+    for m in s.at_anchors(_DURATION):
         if not s.free(m.start(), m.end()):
             continue
         num = m.group("num")
@@ -623,7 +707,7 @@ def _find_durations(s: _Scanner) -> None:
         found = _Found(m.start(), m.end(), "duration", value, unit=unit)
         before = text[max(0, m.start() - 12) : m.start()]
         s.claim(found, qualify=not re.search(r"\bover\s+$", before))
-    for m in _AGE.finditer(text):
+    for m in s.each(_AGE):
         start, end = m.span("num")
         value = _number(m.group("num"))
         if value is not None and s.free(start, end):
@@ -632,7 +716,7 @@ def _find_durations(s: _Scanner) -> None:
 
 def _find_years(s: _Scanner) -> None:
     text = s.lower
-    for m in _FINANCIAL_YEAR.finditer(text):
+    for m in s.at_anchors(_FINANCIAL_YEAR):
         if not s.free(m.start(), m.end()):
             continue
         first = int(m.group("y"))
@@ -643,7 +727,7 @@ def _find_years(s: _Scanner) -> None:
         if not first < second <= first + 10:
             continue
         s.claim(_Found(m.start(), m.end(), "year", first, first, second), False)
-    for m in _SINGLE_YEAR.finditer(text):
+    for m in s.at_anchors(_SINGLE_YEAR):
         if not s.free(m.start(), m.end()):
             continue
         follower = _RUN.match(text, m.end(), min(len(text), m.end() + 40))
@@ -659,7 +743,7 @@ def _find_years(s: _Scanner) -> None:
 
 def _find_counts(s: _Scanner) -> None:
     text = s.lower
-    for m in _COUNT.finditer(text):
+    for m in s.at_anchors(_COUNT):
         if not s.free(m.start(), m.end()):
             continue
         num = m.group("num")

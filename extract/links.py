@@ -57,7 +57,10 @@ def normalize_url(url: str) -> str:
         if not path and parts.netloc:
             path = "/"
         scheme = "https" if parts.scheme == "http" else parts.scheme
-        return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+        netloc = parts.netloc
+        if scheme == "https" and parts.port == 443:
+            netloc = netloc.rsplit(":", 1)[0]
+        return urlunsplit((scheme, netloc, path, urlencode(query), ""))
     except (ValueError, UnicodeError, TypeError):
         return url
 

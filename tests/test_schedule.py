@@ -236,13 +236,14 @@ def test_a_stop_request_during_a_crawl_lets_it_finish_then_stops() -> None:
     assert finished == [0, 1]
 
 
-def test_a_crawl_that_was_itself_interrupted_stops_the_loop() -> None:
+@pytest.mark.parametrize("code", [128 + signal.SIGTERM, 128 + signal.SIGINT, -signal.SIGTERM])
+def test_a_crawl_that_was_itself_interrupted_stops_the_loop(code: int) -> None:
     time_ = FakeTime()
     calls: list[list[str]] = []
 
     def crawl(ids: list[str]) -> int:
         calls.append(ids)
-        return 128 + signal.SIGTERM
+        return code
 
     run_forever(
         crawl,

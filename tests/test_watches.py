@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crawler.archive import open_archive
+from crawler.sources import load_sources
 from crawler.watches import (
     Watch,
     WatchesError,
@@ -216,8 +217,8 @@ query = "taser OR conducted NEAR(energy device)"
     ]
 
 
-def test_the_documented_example_file_loads() -> None:
-    watches = load_watches(EXAMPLE)
+def test_the_documented_example_file_loads_against_the_real_registry() -> None:
+    watches = load_watches(EXAMPLE, known_sources={s.id for s in load_sources()})
 
     assert len(watches) >= 3
     assert any(w.webhook for w in watches) and any(w.kinds for w in watches)

@@ -62,6 +62,11 @@ class MonitorSpider(scrapy.Spider):
         self.skip_urls = skip_urls or set()
         self.listing_pages: Counter[str] = Counter()
         self.considered: set[str] = set()
+        self.skipped_unchanged: list[str] = []  # still listed and unchanged: seen, not fetched
+        # Sitemap entries per source this run, and sources whose sitemaps were not all read: only
+        # a complete listing can show that a document was taken down.
+        self.sitemap_listed: dict[str, set[str]] = {s.id: set() for s in sources}
+        self.sitemap_incomplete: set[str] = set()
         self.limit_reported: set[str] = set()
 
     # Requests
@@ -119,6 +124,7 @@ class MonitorSpider(scrapy.Spider):
                 return
             if candidate is not None and self.known_unchanged(url, candidate, source):
                 self.crawler.stats.inc_value("oversight/skipped_unchanged")
+                self.skipped_unchanged.append(url)
                 return
         if self.backing_off(url):
             self.crawler.stats.inc_value("oversight/backing_off")
@@ -183,6 +189,8 @@ class MonitorSpider(scrapy.Spider):
             )
             return
         if response.status >= 400:
+            if role == "sitemap":
+                self.sitemap_incomplete.add(source.id)
             yield FailureItem(
                 url=url,
                 source_id=source.id,
@@ -202,6 +210,8 @@ class MonitorSpider(scrapy.Spider):
         try:
             yield from self.discover(response, source, role, final_role)
         except DiscoveryError as exc:
+            if role == "sitemap":
+                self.sitemap_incomplete.add(source.id)
             yield FailureItem(
                 url=url,
                 source_id=source.id,
@@ -244,6 +254,7 @@ class MonitorSpider(scrapy.Spider):
             for child in sitemap.sitemaps:
                 yield from self.request(child.url, source, "sitemap")
             for entry in sitemap.urls:
+                self.sitemap_listed[source.id].add(entry.url)
                 if source.is_document(entry.url):
                     yield from self.request(entry.url, source, "document", candidate=entry)
         elif role == "api":
@@ -303,6 +314,8 @@ class MonitorSpider(scrapy.Spider):
         source_id = request.meta.get("source_id")
         if source_id is None:
             return
+        if request.meta.get("role") == "sitemap":
+            self.sitemap_incomplete.add(source_id)
         url = request.meta.get("redirect_urls", [request.url])[0]
         yield FailureItem(
             url=url,
@@ -313,6 +326,15 @@ class MonitorSpider(scrapy.Spider):
         )
 
     def closed(self, reason: str) -> None:
+        archive.mark_seen(self.db, self.skipped_unchanged, utcnow())
+        if reason == "finished":
+            for source in self.sources.values():
+                listed = self.sitemap_listed[source.id]
+                if source.sitemaps and listed and source.id not in self.sitemap_incomplete:
+                    counts = archive.reconcile_sitemap_listing(
+                        self.db, source.id, listed, self.run_id
+                    )
+                    self.crawler.stats.inc_value("oversight/unlisted", counts["removed"])
         self.db.conn.close()
 
 

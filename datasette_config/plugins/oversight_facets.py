@@ -13,7 +13,6 @@ working on a locked-down deployment where arbitrary SQL is off.
 from __future__ import annotations
 
 import json
-
 import re
 
 from datasette import hookimpl
@@ -21,7 +20,6 @@ from datasette.database import QueryInterrupted
 from datasette.facets import Facet
 from datasette.filters import FilterArguments
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
-
 
 #: The SQL Datasette facets over when a table page has no filter at all.
 UNFILTERED = re.compile(r"select [^()]+ from \[?documents\]?", re.IGNORECASE)

@@ -1,0 +1,317 @@
+"""Metadata of an HTML page as its publisher declares it: headline, dates, author, language, site.
+
+Open Graph, JSON-LD, GOV.UK and Dublin Core tags come first, then the markup (<h1>, <time>,
+bylines), then htmldate's reading of the page: a declared value is exact, an inferred one is not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dateutil import parser as dateparser
+from htmldate import find_date
+from lxml import etree
+from lxml.html import HtmlElement
+
+from extract.html_structure import block_text, in_furniture
+from extract.links import absolute_url
+
+
+@dataclass
+class PageMetadata:
+    """The Document fields a page declares about itself, read apart from its text."""
+
+    title: str | None
+    published: str | None
+    updated: str | None
+    author: str | None
+    description: str | None
+    language: str | None
+    site_name: str | None
+
+
+def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
+    """Everything a page says about itself, each field None when it says nothing usable."""
+    meta = _meta_tags(tree)
+    # The article's own JSON-LD object speaks for the page before breadcrumbs and site objects.
+    ld = sorted(_json_ld(tree), key=lambda item: not _ARTICLE_TYPES.search(str(item.get("@type"))))
+    site_name = _clean(
+        meta.get("og:site_name")
+        or _ld_value(ld, "publisher", "name")
+        or meta.get("application-name")
+        or _title_suffix(tree)
+    )
+    return PageMetadata(
+        title=_title(tree, meta, site_name),
+        published=_published(tree, meta, ld, url),
+        updated=_updated(tree, meta, ld),
+        author=_author(tree, meta, ld),
+        description=_clean(
+            meta.get("og:description") or meta.get("description") or meta.get("twitter:description")
+        ),
+        language=_language(tree, meta),
+        site_name=site_name,
+    )
+
+
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]\s+|\s*::\s*")
+
+_ARTICLE_TYPES = re.compile(r"Article|BlogPosting|Report|PressRelease", re.IGNORECASE)
+
+
+def _clean(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _meta_tags(tree: HtmlElement) -> dict[str, str]:
+    """First value of each <meta> name/property/itemprop, keys lower-cased."""
+    found: dict[str, str] = {}
+    for element in tree.iter("meta"):
+        content = element.get("content")
+        if content is None:
+            continue
+        for attr in ("property", "name", "itemprop", "http-equiv"):
+            key = element.get(attr)
+            if key:
+                found.setdefault(key.strip().lower(), content.strip())
+    for element in tree.xpath("//*[@itemprop][@datetime or @content]"):
+        key = element.get("itemprop", "").lower()
+        found.setdefault(key, (element.get("datetime") or element.get("content") or "").strip())
+    return found
+
+
+def _json_ld(tree: HtmlElement) -> Iterator[dict[str, Any]]:
+    """Every JSON-LD object on the page, @graph members included; unreadable blocks skipped."""
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text or "")
+        except (ValueError, RecursionError):
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop(0)
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                if isinstance(item.get("@graph"), list):
+                    stack.extend(item["@graph"])
+                yield item
+
+
+def _ld_value(ld: list[dict[str, Any]], key: str, subkey: str | None = None) -> Any:
+    for item in ld:
+        value = item.get(key)
+        if isinstance(value, list) and value:
+            value = value[0]
+        if subkey and isinstance(value, dict):
+            value = value.get(subkey)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _strip_site_suffix(title: str, site_name: str | None) -> str:
+    """ "Officer dismissed | IOPC" -> "Officer dismissed"; a headline with a dash in it stays whole."""
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    site = (site_name or "").casefold()
+    if site:
+        kept = [p for p in parts if p.strip().casefold() not in site and site not in p.casefold()]
+        return _rejoin(title, kept) if kept and len(kept) < len(parts) else title
+    # Without a known site name, only a short last segment reads as a site name.
+    if len(parts[-1].split()) <= 4 and len(parts[0]) > len(parts[-1]):
+        return _rejoin(title, parts[:-1])
+    return title
+
+
+def _title_suffix(tree: HtmlElement) -> str | None:
+    """ "Inspection finds ... – Example Inspectorate" -> "Example Inspectorate"."""
+    title = _clean(tree.findtext(".//title")) or ""
+    bare = _strip_site_suffix(title, None)
+    if bare == title:
+        return None
+    return _TITLE_SEPARATORS.sub(" ", title[len(bare) :]).strip() or None
+
+
+def _rejoin(title: str, kept: list[str]) -> str:
+    start = title.find(kept[0])
+    end = title.find(kept[-1], start) + len(kept[-1])
+    return title[start:end].strip() if start >= 0 and end > start else kept[0].strip()
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _title(tree: HtmlElement, meta: dict[str, str], site_name: str | None) -> str | None:
+    """The page's own headline: an <h1> or og:title that agrees with <title>, suffix removed."""
+    title_tag = _clean(tree.findtext(".//title")) or ""
+    og = _clean(meta.get("og:title") or meta.get("twitter:title")) or ""
+    headings = [t for t in (block_text(h) for h in tree.iter("h1")) if t][:5]
+    bare_title = _strip_site_suffix(title_tag, site_name) if title_tag else ""
+    bare_og = _strip_site_suffix(og, site_name) if og else ""
+
+    for heading in headings:
+        for full, bare in ((title_tag, bare_title), (og, bare_og)):
+            if not full:
+                continue
+            if _same(heading, bare) or (
+                len(heading) >= 0.6 * len(bare) and heading.casefold() in full.casefold()
+            ):
+                return heading
+    if bare_og:
+        return bare_og
+    if len(headings) == 1:
+        return headings[0]
+    return bare_title or (headings[0] if headings else None)
+
+
+_DATE_SHAPE = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,}\.?,?\s+\d{4}"
+    r"|[A-Za-z]{3,}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
+)
+
+
+def _iso(value: str | None) -> str | None:
+    """An ISO 8601 date or datetime from what a page wrote, or None when it is not a date."""
+    value = _clean(value)
+    if not value or len(value) > 64 or not _DATE_SHAPE.search(value):
+        return None
+    try:
+        with warnings.catch_warnings():  # "EST identified but not understood" on every US page
+            warnings.simplefilter("ignore")
+            parsed = dateparser.parse(value, fuzzy=False)
+    except (ValueError, OverflowError, TypeError, dateparser.ParserError):
+        return None
+    if not 1900 <= parsed.year <= 2200:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) or not re.search(r"\d{1,2}:\d{2}", value):
+        return parsed.date().isoformat()
+    return parsed.isoformat()
+
+
+_PUBLISHED_KEYS = (
+    "article:published_time",
+    "govuk:first-published-at",
+    "datepublished",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date",
+    "dcterms.created",
+    "og:published_time",
+    "pubdate",
+    "publishdate",
+    "sailthru.date",
+    "parsely-pub-date",
+)
+
+_UPDATED_KEYS = (
+    "article:modified_time",
+    "govuk:public-updated-at",
+    "govuk:updated-at",
+    "datemodified",
+    "dcterms.modified",
+    "og:updated_time",
+)
+
+_PUBLISHED_TIME_XPATH = (
+    '//article//time[@datetime][not(contains(@class, "updated"))'
+    ' and not(contains(@class, "modified")) and not(@itemprop="dateModified")]'
+)
+
+
+def _published(
+    tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]], url: str
+) -> str | None:
+    """The publication date the page declares, else htmldate's reading of its text."""
+    for candidate in (
+        *(meta.get(key) for key in _PUBLISHED_KEYS),
+        _ld_value(ld, "datePublished"),
+        _ld_value(ld, "dateCreated"),
+        *(t.get("datetime") for t in tree.xpath(_PUBLISHED_TIME_XPATH)[:1]),
+    ):
+        iso = _iso(candidate)
+        if iso:
+            return iso
+    try:
+        found = find_date(tree, extensive_search=False, original_date=True, url=url or None)
+    except (ValueError, TypeError, OverflowError, etree.LxmlError):
+        return None
+    return _iso(found)
+
+
+_UPDATED_TIME_XPATH = (
+    '//article//time[@datetime][contains(@class, "updated") or contains(@class, "modified")'
+    ' or @itemprop="dateModified"]'
+)
+
+
+def _updated(tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]]) -> str | None:
+    for candidate in (
+        *(meta.get(key) for key in _UPDATED_KEYS),
+        _ld_value(ld, "dateModified"),
+        *(t.get("datetime") for t in tree.xpath(_UPDATED_TIME_XPATH)[:1]),
+    ):
+        iso = _iso(candidate)
+        if iso:
+            return iso
+    return None
+
+
+_BYLINE_XPATH = (
+    '//*[@rel="author"]|//*[@itemprop="author"]'
+    '|//*[contains(concat(" ", normalize-space(@class), " "), " author ")'
+    ' or contains(@class, "byline") or contains(@class, "author-name")]'
+)
+
+_BY_PREFIX = re.compile(r"^(?:by|written by|posted by|author:?)\s+", re.IGNORECASE)
+
+
+def _byline(tree: HtmlElement) -> str | None:
+    for element in tree.xpath(_BYLINE_XPATH)[:10]:
+        if in_furniture(element) and element.tag != "a":
+            continue
+        text = _BY_PREFIX.sub("", block_text(element))
+        if 2 < len(text) < 80 and len(text.split()) <= 8:
+            return text
+    return None
+
+
+def _author(tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]]) -> str | None:
+    for candidate in (
+        _ld_value(ld, "author", "name"),
+        meta.get("author"),
+        meta.get("article:author"),
+        meta.get("dc.creator"),
+        meta.get("parsely-author"),
+        meta.get("sailthru.author"),
+        meta.get("govuk:primary-publishing-organisation"),
+    ):
+        value = _clean(candidate)
+        if value and not absolute_url(value, "") and len(value) < 200:
+            return value
+    return _byline(tree)
+
+
+def _language(tree: HtmlElement, meta: dict[str, str]) -> str | None:
+    for value in (
+        tree.get("lang"),
+        tree.get("{http://www.w3.org/XML/1998/namespace}lang"),
+        meta.get("content-language"),
+        meta.get("og:locale"),
+        meta.get("language"),
+    ):
+        value = (value or "").strip().replace("_", "-")
+        if re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", value):
+            primary, *rest = value.split("-")
+            return "-".join([primary.lower(), *[r.upper() if len(r) == 2 else r for r in rest]])
+    return None

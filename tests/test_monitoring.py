@@ -1,0 +1,212 @@
+"""Monitoring behaviour end to end: citations, removals, near-duplicates, stops, schedules, alerts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from crawler.demo import serve_demo_sites
+from crawler.siteserver import Site
+from tests.conftest import make_sources
+from tests.helpers import ROOT, crawl, query, run_cli, scalar
+
+
+@pytest.fixture(scope="module")
+def demo_archive(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("demo")
+    with serve_demo_sites(first_host=51) as demo:
+        sources = demo.write_sources(tmp / "sources.toml")
+        db = tmp / "archive.db"
+        crawl(sources, db)
+        yield demo, db
+
+
+def test_news_story_is_linked_to_the_watchdog_statement_it_cites(demo_archive):
+    demo, db = demo_archive
+    expected = demo.sites["news"].expected()["citations"]
+    for citing, cited_urls in expected.items():
+        targets = {
+            r["url"]
+            for r in query(
+                db,
+                """select d.url from links l join documents c on c.id = l.document_id
+                join documents d on d.id = l.target_document_id where c.url = ?""",
+                [citing],
+            )
+        }
+        assert set(cited_urls) <= targets, citing
+
+
+def test_quoted_and_misquoted_figures_are_marked_for_a_journalist(demo_archive):
+    demo, db = demo_archive
+    checks = query(
+        db,
+        """select c.url as citing, k.status, f.text as figure, g.text as cited from figure_checks k
+        join documents c on c.id = k.document_id
+        left join figures f on f.id = k.figure_id left join figures g on g.id = k.cited_figure_id""",
+    )
+    news = demo.sites["news"]
+    quoted = [c for c in checks if c["status"] == "quoted"
+              and c["citing"] == news.url("/news/article/police-sexual-misconduct-referrals-double")]
+    assert any("147" in (c["figure"] or "") for c in quoted)
+    flagged = [c for c in checks if c["status"] == "check"
+               and c["citing"] == news.url("/news/article/stop-and-search-payouts-watchdog-review")]
+    assert any("1.5" in (c["figure"] or "") and "1.2" in (c["cited"] or "") for c in flagged)
+
+
+def test_entities_are_recorded_and_named(demo_archive):
+    _, db = demo_archive
+    assert scalar(db, "select count(*) from entities") > 60
+    assert scalar(db, "select count(*) from mentions") > 0
+
+
+def write_site(folder: Path, pages: dict[str, str]) -> None:
+    entries = []
+    for slug, text in pages.items():
+        page = folder / "stories" / slug / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        paragraphs = "".join(f"<p>{p}</p>" for p in text.split("\n\n"))
+        page.write_text(
+            f"<!doctype html><html><head><title>{slug}</title></head><body>"
+            f"<article><h1>{slug.replace('-', ' ').title()}</h1>{paragraphs}</article></body></html>"
+        )
+        entries.append(f"<url><loc>{{{{base}}}}/stories/{slug}/</loc></url>")
+    (folder / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(entries) + "</urlset>"
+    )
+
+
+def site_sources(tmp_path: Path, site: Site, **extra: str) -> Path:
+    lines = "\n".join(f"{k} = {v}" for k, v in extra.items())
+    path = tmp_path / "sources.toml"
+    path.write_text(textwrap.dedent(f"""\
+        [[sources]]
+        id = "wire"
+        name = "Wire"
+        kind = "news"
+        homepage = "{site.url('/')}"
+        allowed_domains = ["{site.host}"]
+        sitemaps = ["{site.url('/sitemap.xml')}"]
+        documents = ['/stories/[a-z0-9-]+/$']
+        delay = 0
+        """) + lines + "\n")
+    return path
+
+
+STORY = " ".join(
+    f"Sentence {i} of the agency story says the force recorded {i * 7} complaints about officers "
+    f"in district {i} during the year, and the commissioner promised a review."
+    for i in range(40)
+)
+
+
+def test_syndicated_copy_is_marked_duplicate_of_the_earliest(tmp_path):
+    folder = tmp_path / "site"
+    other = " ".join(f"An unrelated report about bridges and roads number {i}." for i in range(80))
+    write_site(folder, {"original-story": STORY, "unrelated-story": other})
+    with Site(folder, host="127.0.0.61") as site:
+        sources = site_sources(tmp_path, site)
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        copy = STORY.replace("the commissioner promised", "the commissioner has promised", 1)
+        site.set_page("/stories/regional-copy/", f"<html><head><title>Regional copy</title></head>"
+                      f"<body><article><h1>Regional copy</h1><p>{copy}</p></article></body></html>")
+        sitemap = (folder / "sitemap.xml").read_text().replace(
+            "</urlset>", "<url><loc>{{base}}/stories/regional-copy/</loc></url></urlset>")
+        site.set_page("/sitemap.xml", site.render_text(sitemap), content_type="application/xml")
+        crawl(sources, db)
+    rows = {r["url"].rstrip("/").rsplit("/", 1)[1]: r for r in query(db, "select * from documents")}
+    assert rows["regional-copy"]["duplicate_of"] == rows["original-story"]["id"]
+    assert rows["original-story"]["duplicate_of"] is None
+    assert rows["unrelated-story"]["duplicate_of"] is None
+    hits = json.loads(run_cli("search", "agency story", "--db", str(db), "--json").stdout)
+    assert [h["id"] for h in hits] == [rows["original-story"]["id"]]
+
+
+def test_document_that_leaves_the_sitemap_is_marked_removed_then_restored(tmp_path):
+    folder = tmp_path / "site"
+    write_site(folder, {"first-story": STORY, "second-story": STORY.replace("agency", "wire")})
+    with Site(folder, host="127.0.0.62") as site:
+        sources = site_sources(tmp_path, site)
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        full = (folder / "sitemap.xml").read_text()
+        without = full.replace("<url><loc>{{base}}/stories/second-story/</loc></url>", "")
+        site.set_page("/sitemap.xml", site.render_text(without), content_type="application/xml")
+        crawl(sources, db)
+        url = site.url("/stories/second-story/")
+        doc = query(db, "select * from documents where url = ?", [url])[0]
+        assert doc["status"] == "removed" and doc["text"]
+        site.set_page("/sitemap.xml", site.render_text(full), content_type="application/xml")
+        crawl(sources, db)
+    kinds = [e["kind"] for e in query(db, "select kind from events where document_id = ? order by id", [doc["id"]])]
+    assert kinds == ["removed", "restored"]
+    assert query(db, "select status from documents where id = ?", [doc["id"]])[0]["status"] == "live"
+
+
+def test_sigterm_finishes_writes_and_marks_the_run_partial(tmp_path):
+    folder = tmp_path / "site"
+    write_site(folder, {f"story-{i}": STORY.replace("agency", f"agency {i}") for i in range(30)})
+    with Site(folder, host="127.0.0.63") as site:
+        sources = site_sources(tmp_path, site)
+        sources.write_text(sources.read_text().replace("delay = 0", "delay = 0.3"))
+        db = tmp_path / "archive.db"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "crawl", "--sources", str(sources), "--db", str(db)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "OVERSIGHT_WATCHES": "/nonexistent"},
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(site.log) < 6:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+        fetched = [r for r in site.log if r.path.startswith("/stories/") and r.status == 200]
+    assert process.returncode == 0
+    run = query(db, "select * from runs")[0]
+    assert run["status"] == "partial" and "shutdown" in (run["error"] or "")
+    assert scalar(db, "pragma integrity_check") == "ok"
+    stored = scalar(db, "select count(*) from snapshots where role = 'document'")
+    assert 0 < stored <= len(fetched) < 30
+
+
+def test_watch_runs_scheduled_crawls_and_stops(tmp_path, fixture_web):
+    sources = make_sources(tmp_path, fixture_web["news"])
+    db = tmp_path / "archive.db"
+    result = run_cli("watch", "--every", "1s", "--max-runs", "2", "--sources", str(sources),
+                     "--db", str(db), timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = query(db, "select status from runs order by id")
+    assert len(runs) == 2 and all(r["status"] in ("ok", "partial") for r in runs)
+
+
+def test_new_documents_matching_a_watch_become_alerts(tmp_path, fixture_web):
+    sources = make_sources(tmp_path, fixture_web["watchdog"], fixture_web["news"])
+    db = tmp_path / "archive.db"
+    watches = tmp_path / "watches.toml"
+    watches.write_text('[[watches]]\nname = "vetting"\nquery = "vetting"\n')
+    result = run_cli("crawl", "--sources", str(sources), "--db", str(db), "--watches", str(watches))
+    assert result.returncode == 0, result.stderr
+    alerts = json.loads(run_cli("alerts", "--db", str(db), "--json").stdout)
+    matching = {r["url"] for r in query(db, "select d.url from documents_fts f join documents d on d.rowid = f.rowid where documents_fts match 'vetting'")}
+    assert {a["url"] for a in alerts} == matching and matching
+    assert {a["reason"] for a in alerts} == {"new"}
+
+
+def test_bad_watches_file_is_refused_before_crawling(tmp_path, fixture_web):
+    sources = make_sources(tmp_path, fixture_web["news"])
+    watches = tmp_path / "watches.toml"
+    watches.write_text('[[watches]]\nname = "broken"\nquery = "AND OR"\n')
+    result = run_cli("crawl", "--sources", str(sources), "--db", str(tmp_path / "a.db"),
+                     "--watches", str(watches))
+    assert result.returncode != 0 and "broken" in result.stderr
+    assert fixture_web["news"].log == []
