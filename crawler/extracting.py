@@ -27,7 +27,7 @@ TIME_LIMIT = 60  # seconds per document
 BATCH = 50
 
 
-class ExtractionTimeout(Exception):
+class ExtractionTimeout(TimeoutError):
     pass
 
 
