@@ -842,6 +842,34 @@ def _mark_withdrawn(db, document_id: int, notice: str, snapshot: dict) -> None:
     )
 
 
+FIGURE_COLUMNS = (
+    "text",
+    "sentence",
+    "value",
+    "value_min",
+    "value_max",
+    "unit",
+    "kind",
+    "denominator",
+    "start",
+    "end",
+    "page",
+    "qualifier",
+    "period",
+)
+
+
+def _insert_rows(
+    db: sqlite_utils.Database, table: str, columns: tuple[str, ...], rows_: list
+) -> None:
+    """Many child rows at once. Plain `executemany` here: sqlite-utils' per-row type coercion
+    costs more than the insert itself for the dozens of figures a report carries."""
+    if rows_:
+        names = ", ".join(f"[{c}]" for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        db.conn.executemany(f"insert into [{table}] ({names}) values ({marks})", rows_)
+
+
 def _replace_children(db: sqlite_utils.Database, document_id: int, doc: Any) -> None:
     """Figures, links, tables, images and mentions always describe the latest version."""
     from extract.links import normalize_url
@@ -849,52 +877,38 @@ def _replace_children(db: sqlite_utils.Database, document_id: int, doc: Any) -> 
     for table in ("figures", "links", "tables", "images", "mentions"):
         db.execute(f"delete from [{table}] where document_id = ?", [document_id])
     db.execute("delete from figure_checks where document_id = ?", [document_id])
-    db["figures"].insert_all(
-        {
-            "document_id": document_id,
-            "text": f.text,
-            "sentence": f.sentence,
-            "value": f.value,
-            "value_min": f.value_min,
-            "value_max": f.value_max,
-            "unit": f.unit,
-            "kind": f.kind,
-            "denominator": f.denominator,
-            "start": f.start,
-            "end": f.end,
-            "page": f.page,
-            "qualifier": f.qualifier,
-            "period": f.period,
-        }
-        for f in doc.figures
+    _insert_rows(
+        db,
+        "figures",
+        ("document_id", *FIGURE_COLUMNS),
+        [(document_id, *(getattr(f, c) for c in FIGURE_COLUMNS)) for f in doc.figures],
     )
-    db["links"].insert_all(
-        {
-            "document_id": document_id,
-            "url": link.url,
-            "normalized_url": normalize_url(link.url),
-            "anchor": link.anchor,
-            "target_document_id": None,
-        }
-        for link in doc.links
+    _insert_rows(
+        db,
+        "links",
+        ("document_id", "url", "normalized_url", "anchor"),
+        [(document_id, link.url, normalize_url(link.url), link.anchor) for link in doc.links],
     )
-    db["tables"].insert_all(
-        {
-            "document_id": document_id,
-            "position": i,
-            "caption": t.caption,
-            "header": to_json(t.header),
-            "rows": to_json(t.rows),
-        }
-        for i, t in enumerate(doc.tables)
+    _insert_rows(
+        db,
+        "tables",
+        ("document_id", "position", "caption", "header", "rows"),
+        [
+            (document_id, i, t.caption, to_json(t.header), to_json(t.rows))
+            for i, t in enumerate(doc.tables)
+        ],
     )
-    db["images"].insert_all(
-        {"document_id": document_id, "src": im.src, "alt": im.alt, "caption": im.caption}
-        for im in doc.images
+    _insert_rows(
+        db,
+        "images",
+        ("document_id", "src", "alt", "caption"),
+        [(document_id, im.src, im.alt, im.caption) for im in doc.images],
     )
-    db["mentions"].insert_all(
-        {"document_id": document_id, "entity_id": m.entity_id, "count": m.count}
-        for m in doc.mentions
+    _insert_rows(
+        db,
+        "mentions",
+        ("document_id", "entity_id", "count"),
+        [(document_id, m.entity_id, m.count) for m in doc.mentions],
     )
 
 

@@ -5,24 +5,8 @@ from __future__ import annotations
 import sqlite_utils
 
 from crawler import archive
+from crawler.archive import FIGURE_COLUMNS
 from extract.records import Figure
-
-FIGURE_FIELDS = (
-    "text",
-    "start",
-    "end",
-    "kind",
-    "value",
-    "value_min",
-    "value_max",
-    "unit",
-    "denominator",
-    "qualifier",
-    "period",
-    "sentence",
-    "page",
-)
-
 
 def resolve_citations(db: sqlite_utils.Database) -> int:
     """Link citing documents to archived targets, then compare the figures of each new pair."""
@@ -52,7 +36,7 @@ def resolve_citations(db: sqlite_utils.Database) -> int:
 
 
 def _figure(row: dict) -> Figure:
-    return Figure(**{k: row[k] for k in FIGURE_FIELDS})
+    return Figure(**{k: row[k] for k in FIGURE_COLUMNS})
 
 
 def mark_near_duplicates(db: sqlite_utils.Database, touched: set[int]) -> int:

@@ -69,7 +69,7 @@ _D = DIGITS_PATTERN
 # A number written in digits that is not part of a larger token ("2022/23", "v2.1", "M25").
 _DB = rf"(?<![\w.,/£$€\-–]){_D}(?![\d]|[.,/]\d)"
 _W = rf"\b{NUMBER_WORDS_PATTERN}\b"
-_NUM = rf"(?:{_DB}|{_W})(?:\s+and\s+a\s+half)?"
+_NUM = rf"(?:{_DB}|{_W})(?:[\s-]+and[\s-]+a[\s-]+half)?"
 
 _MONTHS = {
     "january": 1,
@@ -158,6 +158,7 @@ _NUMBER_ANCHORS = (
     | {"a dozen", "dozens", "scores", "hundreds", "thousands", "millions", "billions"}
 )
 _VAGUE_RANGES_WORDS: frozenset[str] = frozenset()
+_HYPHENED = re.compile(r"[-‐]([A-Za-z]{2,})\b(?![-‐])")
 _RUN = re.compile(r"[ \t]*((?:(?:[A-Za-z][\w'’-]*|999|101|111)[ \t]*){1,6})")
 _OF_THE = re.compile(
     r"[ \t]+of[ \t]+(?:the|these|those|all|its|their|our|his|her|whom|which|them)?[ \t]*"
@@ -191,12 +192,12 @@ _SPACE = re.compile(r"\s")
 _MASKS = [
     # Emergency and non-emergency numbers, when used as numbers to call.
     _ci(
-        r"\b(?:999|101|111|112)\b(?=[ \t]*(?:calls?|demand|line|number|services?|emergency|"
+        r"\b(?:999|101|111|112|911)\b(?=[ \t]*(?:calls?|demand|line|number|services?|emergency|"
         r"non-emergency|handlers?|operators?|call-?handlers?)\b)"
     ),
     _ci(
         r"\b(?:call|calls|dial|dialled|dialling|ring|rang|phone|phoned|calling|called)\s+(?:on\s+)?"
-        r"(?P<x>999|101|111|112)\b"
+        r"(?P<x>999|101|111|112|911)\b"
     ),
     re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"),  # postcodes
     _ci(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"),
@@ -220,7 +221,7 @@ _MASKS = [
         r"(?:\s+\([\w ]+\))?\s+(?:of\s+)?(?P<x>(?:18|19|20)\d\d)\b"
     ),
     re.compile(r"\b\d{4}/\d{4,}\b"),
-    _ci(r"\bISBN[:\s]*[\dX-]{10,}"),
+    _ci(r"\b(?:ISBN|ISSN)[:\s]*[\dX-]{8,}"),
     re.compile(r"\b\d{7,}\b"),
     re.compile(r"\b\d+(?:-\d+){2,}\b"),
     _ci(r"\bpage\s+\d+\s+of\s+\d+\b"),
@@ -283,10 +284,13 @@ _DATE_MDY = re.compile(
 )
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)\b")
 _DATE_NUMERIC = re.compile(r"\b(?P<d>[0-3]?\d)/(?P<m>[01]?\d)/(?P<y>(?:19|20)\d\d)\b")
+_DATE_MD = re.compile(
+    rf"\b{_WEEKDAY}(?P<m>{_MONTH})\.?\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\b(?!\s?[,/–-]?\s?\d)"
+)
 _DATE_MY = re.compile(rf"\b(?P<m>{_MONTH})\.?,?\s+(?P<y>{_YEAR})\b(?!\s?[/–-]\s?\d)")
 
 _MONEY = _ci(
-    rf"(?<![\w.])(?P<cur>US\$|[£$€¥])\s?(?P<num>{_D}|{NUMBER_WORDS_PATTERN})"
+    rf"(?<![\w.])(?P<cur>US\$|[£$€¥₹]|Rs\.?\s?)\s?(?P<num>{_D}|{NUMBER_WORDS_PATTERN})"
     r"(?:\s?(?P<scale>million|billion|trillion|thousand|bn|mn|m|k|tn|b)\b)?(?![\d.,]\d)"
 )
 _MONEY_WORDS = _ci(
@@ -337,6 +341,11 @@ _DURATION = _ci(
     r"fortnights?|months?|years?|decades?|centur(?:y|ies))\b(?P<old>[\s-]+old\b)?(?:'|’)?"
 )
 _PAST_DECADE = _ci(r"\bthe\s+(?:past|last|previous|next)\s+decade\b")
+# "Patrick Smith Jr., 55, was ..." and "the officer, 34, of Leeds": an age after a name.
+_AGE_AFTER_NAME = re.compile(
+    r"\b(?:[A-Z][a-z]+(?:\s(?:Jr|Sr)\.?)?|officer|constable|man|woman|boy|girl|driver|victim),"
+    r"\s+(?P<num>\d{1,3}),\s"
+)
 _AGE = _ci(
     rf"\b(?:aged|age\s+of|ages?\s+(?:was|is|were|of))\s+(?:(?:under|over|between|about|around)\s+)?"
     rf"(?P<num>{_NUM})"
@@ -348,6 +357,7 @@ _SINGLE_YEAR = _ci(
     rf"(?<![\w.,/£$€\-–])(?P<y>{_YEAR})(?![\w%]|[.,]\d|\s?(?:per\s?cent|percent|million|billion)\b)"
 )
 _COUNT = _ci(rf"(?P<num>{_NUM})(?!\w)(?:\s+(?P<scale>million|billion|trillion|thousand|bn)\b)?")
+_COUNT_SCALED = _ci(rf"(?P<num>{_DB})(?P<scale>m|bn|k)\b")
 _DURATION_UNITS = {
     "sec": "second",
     "min": "minute",
@@ -399,6 +409,9 @@ def _windows(
     return result
 
 
+_CURRENCY_PREFIX = re.compile(r"\brs\.?\s?$")
+
+
 class _Scanner:
     """One pass over one text: the claimed-character map and what has been found so far."""
 
@@ -415,6 +428,11 @@ class _Scanner:
         for start, _ in anchors:
             if self.lower.startswith("a ", start - 2) or self.lower.startswith("an ", start - 3):
                 starts.add(self.lower.rfind("a", 0, start))
+            prefix = _CURRENCY_PREFIX.search(self.lower, max(0, start - 4), start)
+            if prefix:
+                starts.add(prefix.start())
+            elif self.lower.startswith("us$", start - 2):
+                starts.add(start - 2)
         self.starts = sorted(starts)
         self.windows = _windows(self.lower, anchors, 40, 60)
         self.digit_windows = _windows(self.lower, self.digit_anchors, 40, 40)
@@ -457,6 +475,9 @@ class _Scanner:
     def noun_after(self, pos: int, value: float | None, through_of: bool = False) -> str | None:
         """The head noun of the phrase starting at `pos` (see the module docstring)."""
         text = self.text
+        hyphened = _HYPHENED.match(text, pos)
+        if hyphened and hyphened.group(1).lower() not in _STOP_WORDS | _NUMBER_WORDS:
+            return singular(hyphened.group(1))
         match = _RUN.match(text, pos, min(len(text), pos + 90))
         words = match.group(1).split() if match else []
         noun = _head_noun(words, value)
@@ -514,7 +535,7 @@ def _number(text: str) -> float | None:
 
 
 def _find_dates(s: _Scanner) -> None:
-    for pattern in (_DATE_DMY, _DATE_MDY, _DATE_ISO, _DATE_NUMERIC, _DATE_MY):
+    for pattern in (_DATE_DMY, _DATE_MDY, _DATE_ISO, _DATE_NUMERIC, _DATE_MY, _DATE_MD):
         for m in s.each(pattern):
             if not s.free(m.start(), m.end()):
                 continue
@@ -707,6 +728,10 @@ def _find_durations(s: _Scanner) -> None:
         found = _Found(m.start(), m.end(), "duration", value, unit=unit)
         before = text[max(0, m.start() - 12) : m.start()]
         s.claim(found, qualify=not re.search(r"\bover\s+$", before))
+    for m in s.each(_AGE_AFTER_NAME):
+        start, end = m.span("num")
+        if s.free(start, end):
+            s.claim(_Found(start, end, "duration", float(m.group("num")), unit="year"), False)
     for m in s.each(_AGE):
         start, end = m.span("num")
         value = _number(m.group("num"))
@@ -743,6 +768,17 @@ def _find_years(s: _Scanner) -> None:
 
 def _find_counts(s: _Scanner) -> None:
     text = s.lower
+    # "2.4m people": a scale suffix counts only before a plural noun ("a 10m fall" is metres).
+    for m in s.at_anchors(_COUNT_SCALED):
+        if s.free(m.start(), m.end()):
+            unit = s.noun_after(m.end(), 2)
+            if unit is not None:
+                value = parse_number(m.group("num")) or 0.0
+                s.claim(
+                    _Found(
+                        m.start(), m.end(), "count", value * scale_of(m.group("scale")), unit=unit
+                    )
+                )
     for m in s.at_anchors(_COUNT):
         if not s.free(m.start(), m.end()):
             continue
@@ -752,6 +788,9 @@ def _find_counts(s: _Scanner) -> None:
             continue
         if num.lower() == "one" and not _one_is_a_count(text, m.start(), m.end()):
             continue
+        written = s.text[m.start() : m.end()]
+        if written.isalpha() and written.isupper() and len(written) > 1:
+            continue  # "the SIX Swiss Exchange": a name, not a number
         if re.search(r"\bper\s+$", text[max(0, m.start() - 5) : m.start()]):
             continue
         value *= scale_of(m.group("scale"))
@@ -789,7 +828,7 @@ _SUBJECT_VERB = re.compile(
     r"reached|reaching|hit|totalled|stood|stands|was|were|is|are|numbered|doubled|tripled|trebled|halved|quadrupled)\b"
 )
 _SUBJECT_TAIL = _ci(
-    rf"[^.;:]{{0,40}}?(?:\b(?:to|at|of|from)\s+)(?:(?:{_QUALIFIERS})\s+)?|\s+(?:(?:{_QUALIFIERS})\s+)?"
+    rf"[^.;:]{{0,40}}?(?:\b(?:to|at|of|from|by)\s+)(?:(?:{_QUALIFIERS})\s+)?|\s+(?:(?:{_QUALIFIERS})\s+)?"
 )
 
 

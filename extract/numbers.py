@@ -76,7 +76,16 @@ FRACTIONS = {
     "tenth": 10,
     "tenths": 10,
 }
-CURRENCY_SYMBOLS = {"£": "GBP", "$": "USD", "us$": "USD", "€": "EUR", "¥": "JPY"}
+CURRENCY_SYMBOLS = {
+    "£": "GBP",
+    "$": "USD",
+    "us$": "USD",
+    "€": "EUR",
+    "¥": "JPY",
+    "₹": "INR",
+    "rs": "INR",
+    "rs.": "INR",
+}
 CURRENCY_WORDS = {
     "pound": "GBP",
     "pounds": "GBP",
@@ -138,7 +147,7 @@ def parse_number(text: str) -> float | None:
     """Digits or words, with an optional "and a half": "2.5", "two and a half", "1,200"."""
     text = text.strip()
     half = 0.0
-    match = re.search(r"\s+and\s+a\s+half$", text, flags=re.I)
+    match = re.search(r"[\s-]+and[\s-]+a[\s-]+half$", text, flags=re.I)
     if match:
         half = 0.5
         text = text[: match.start()]

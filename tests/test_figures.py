@@ -1,0 +1,322 @@
+"""Behaviour of `extract.figures.find_figures`: one test per hard case, plus the gold evaluation."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from extract.figures import find_figures
+from extract.numbers import parse_fraction, parse_number, singular
+from extract.records import Figure
+
+
+def only(text: str) -> Figure:
+    figures = find_figures(text)
+    assert len(figures) == 1, [(f.text, f.kind, f.value) for f in figures]
+    return figures[0]
+
+
+def figure_at(text: str, span: str) -> Figure:
+    """The figure whose span overlaps the first occurrence of `span` in `text`."""
+    start = text.index(span)
+    end = start + len(span)
+    hits = [f for f in find_figures(text) if f.start < end and start < f.end]
+    assert len(hits) == 1, [(f.text, f.kind, f.value) for f in hits]
+    return hits[0]
+
+
+def test_digits_with_thousands_separators_and_decimals_are_read_exactly():
+    text = "Forces logged 81,142 complaints and the average case took 3.5 weeks."
+    assert figure_at(text, "81,142").value == 81142
+    assert figure_at(text, "81,142").unit == "complaint"
+    assert figure_at(text, "3.5").value == 3.5
+
+
+@pytest.mark.parametrize(
+    ("words", "value"),
+    [("three", 3), ("twenty-one", 21), ("two hundred and fifty", 250), ("a dozen", 12)],
+)
+def test_number_words_are_counts(words: str, value: float):
+    fig = only(f"The review found {words} officers had breached the standards.")
+    assert (fig.kind, fig.value, fig.unit) == ("count", value, "officer")
+
+
+def test_spelled_fractions_are_ratios():
+    text = "Two-thirds of reports were closed, and a quarter of all referrals involved a death."
+    assert figure_at(text, "Two-thirds").kind == "ratio"
+    assert figure_at(text, "Two-thirds").value == pytest.approx(0.667, abs=1e-3)
+    assert (figure_at(text, "a quarter").kind, figure_at(text, "a quarter").value) == (
+        "ratio",
+        0.25,
+    )
+
+
+def test_one_in_five_is_a_ratio_of_a_fifth_of_the_counted_noun():
+    fig = only("One in five officers said they had witnessed misconduct.")
+    assert (fig.kind, fig.value, fig.unit) == ("ratio", 0.2, "officer")
+
+
+@pytest.mark.parametrize("share", ["24 per cent", "24%", "24 percent"])
+def test_percentages_have_the_stated_value_and_no_unit(share: str):
+    fig = only(f"Black people made up {share} of those searched.")
+    assert (fig.kind, fig.value, fig.unit) == ("percent", 24, None)
+
+
+def test_out_of_gives_value_and_denominator():
+    fig = only("Referrals for sexual misconduct were 118 out of 490 overall referrals.")
+    assert (fig.kind, fig.value, fig.denominator, fig.unit) == ("count", 118, 490, "referral")
+
+
+def test_of_the_gives_value_denominator_and_counted_noun():
+    fig = only("Only 19 of the 43 forces had a dedicated unit.")
+    assert (fig.value, fig.denominator, fig.unit) == (19, 43, "force")
+
+
+@pytest.mark.parametrize(
+    ("money", "value", "currency"),
+    [
+        ("£1.2 million", 1_200_000, "GBP"),
+        ("£3.5m", 3_500_000, "GBP"),
+        ("$2bn", 2_000_000_000, "USD"),
+        ("€500,000", 500_000, "EUR"),
+        ("£40k", 40_000, "GBP"),
+    ],
+)
+def test_money_is_in_whole_units_with_an_iso_currency(money: str, value: float, currency: str):
+    fig = only(f"The force spent {money} on new radios.")
+    assert (fig.kind, fig.value, fig.unit) == ("money", value, currency)
+
+
+def test_more_than_double_is_a_change_of_two_with_qualifier():
+    fig = only("That is more than double the amount received for theft.")
+    assert (fig.kind, fig.value, fig.qualifier) == ("change", 2, "more than")
+    assert fig.text == "more than double"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "value"),
+    [("have tripled", 3), ("have trebled", 3), ("have halved", 0.5), ("have quadrupled", 4)],
+)
+def test_multiples_are_changes(phrase: str, value: float):
+    fig = only(f"Since the change, complaints {phrase}.")
+    assert (fig.kind, fig.value, fig.unit) == ("change", value, None)
+
+
+def test_times_as_likely_is_a_multiple():
+    fig = only("Black people were 3.7 times more likely to be stopped.")
+    assert (fig.kind, fig.value) == ("change", 3.7)
+
+
+def test_percentage_rise_and_fall_are_signed_changes_with_a_period():
+    text = "Knife offences were up 12% year on year. Burglaries fell by 8 per cent."
+    up = figure_at(text, "12%")
+    assert (up.kind, up.value, up.unit, up.period) == ("change", 12, "percent", "year on year")
+    down = figure_at(text, "8 per cent")
+    assert (down.kind, down.value) == ("change", -8)
+
+
+def test_fraction_after_a_rise_is_a_percentage_change():
+    fig = only("Stop and search rose by a fifth.")
+    assert (fig.kind, fig.value, fig.unit) == ("change", 20, "percent")
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("He was jailed for 10 months.", 10, "month"),
+        ("The investigation took 139 days.", 139, "day"),
+        ("She was suspended for six months.", 6, "month"),
+        ("A 17-year-old was arrested.", 17, "year"),
+        ("The scheme ran for a decade.", 10, "year"),
+        ("Victims waited two and a half years.", 2.5, "year"),
+    ],
+)
+def test_durations_carry_their_time_unit(text: str, value: float, unit: str):
+    fig = only(text)
+    assert (fig.kind, fig.value, fig.unit) == ("duration", value, unit)
+
+
+@pytest.mark.parametrize(
+    ("word", "low", "high"),
+    [("Hundreds", 200, 999), ("Dozens", 24, 144), ("Scores", 40, 199), ("Thousands", 2000, 9999)],
+)
+def test_vague_quantities_have_a_range_but_no_value(word: str, low: float, high: float):
+    fig = only(f"{word} of police officers were referred to the watchdog.")
+    assert (fig.kind, fig.value, fig.unit) == ("vague", None, "officer")
+    assert (fig.value_min, fig.value_max) == (low, high)
+
+
+@pytest.mark.parametrize(
+    "qualifier", ["more than", "around", "almost", "nearly", "about", "at least", "up to"]
+)
+def test_approximations_keep_the_stated_value_and_record_the_qualifier(qualifier: str):
+    fig = only(f"The force employs {qualifier} 1,000 officers.")
+    assert (fig.value, fig.qualifier, fig.unit) == (1000, qualifier, "officer")
+    assert fig.text == f"{qualifier} 1,000"
+
+
+def test_more_than_leaves_the_upper_bound_open():
+    fig = only("More than 1,000 officers were trained.")
+    assert (fig.value_min, fig.value_max) == (1000, None)
+
+
+def test_years_and_financial_years():
+    text = "Referrals have risen since 2016, and reached a peak in 2022/23."
+    year = figure_at(text, "2016")
+    assert (year.kind, year.value) == ("year", 2016)
+    financial = figure_at(text, "2022/23")
+    assert (financial.kind, financial.value, financial.value_max) == ("year", 2022, 2023)
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "value"),
+    [
+        ("The hearing began on 15 June 2024.", "15 June 2024", 20240615),
+        ("The hearing began on Monday 3 March 2025.", "Monday 3 March 2025", 20250303),
+        ("In November 2019 an officer resigned.", "November 2019", 20191100),
+        ("The hearing began on June 15, 2024.", "June 15, 2024", 20240615),
+    ],
+)
+def test_dates_are_dates_not_counts(text: str, span: str, value: int):
+    fig = only(text)
+    assert (fig.kind, fig.value, fig.text) == ("date", value, span)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [
+        ("The IOPC received 1,873 corruption referrals.", "referral"),
+        ("There were 147,746 full-time equivalent police officers.", "officer"),
+        ("It found 27 people at the address.", "person"),
+        ("Police carried out 529,365 stop and searches.", "search"),
+        ("Officers made 2,896 armed response vehicle deployments per month.", "deployment"),
+        ("Two Thames Valley Police officers will face a hearing.", "officer"),
+        ("Hospitals treated 3,939 children.", "child"),
+        ("We reviewed 56 cases, including 20 involving missing children.", "case"),
+        ("Knife offences doubled, from 1,585 to 3,283.", "offence"),
+    ],
+)
+def test_counted_noun_is_the_singular_head_noun(text: str, unit: str):
+    counts = [f for f in find_figures(text) if f.kind == "count"]
+    assert counts and all(f.unit == unit for f in counts), [(f.text, f.unit) for f in counts]
+
+
+def test_period_is_taken_from_the_sentence():
+    text = "Police recorded 6,600 offences in 2022/23. Since April 2014, 300 officers left."
+    assert figure_at(text, "6,600").period == "in 2022/23"
+    assert figure_at(text, "300").period == "Since April 2014"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He was arrested under section 24 of the Police and Criminal Evidence Act 1984.",
+        "The panel applied Regulation 7 and Article 8 of the Convention.",
+        "Powers under s.24 and paragraph 23 of Schedule 3 were used.",
+        "See Table 2.1, Figure 3 and Recommendations 1 to 4.",
+        "Under the Police (Conduct) Regulations 2020 hearings are public.",
+    ],
+)
+def test_section_numbers_and_legal_references_are_not_figures(text: str):
+    assert find_figures(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call us on 0300 020 0096 or 020 7946 0123.",
+        "Write to 10 Victoria Street, London SW1H 0NN.",
+        "Read it at https://www.example.gov.uk/reports/2024/05/figures-17.",
+        "Email press2024@example.org.uk for details.",
+        "In an emergency always call 999.",
+    ],
+)
+def test_phone_numbers_postcodes_urls_and_emails_are_not_figures(text: str):
+    assert find_figures(text) == []
+
+
+def test_list_numbering_and_page_furniture_are_not_figures():
+    text = (
+        "Notes to editors\n1. The IOPC oversees the complaints system.\n"
+        "2. It is independent.\n(a) First point.\nPage 3 of 12\n14\n5 min read\n"
+    )
+    assert find_figures(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The briefing starts at 10:30am and ends at 2pm.",
+        "The data tables (version 2.1) were updated at 09:30.",
+        "The M25 was closed after the Covid-19 briefing on the 6th floor.",
+    ],
+)
+def test_times_versions_and_identifiers_are_not_figures(text: str):
+    assert find_figures(text) == []
+
+
+def test_one_as_a_pronoun_is_not_a_figure_but_one_officer_is():
+    assert find_figures("It is one of the most serious cases, and no one was hurt.") == []
+    fig = only("One officer was dismissed.")
+    assert (fig.value, fig.unit) == (1, "officer")
+
+
+def test_pdf_figures_carry_page_numbers():
+    pages = [
+        "Summary\nWe reviewed 60 files.\n",
+        "Findings\nIn 14 of the 60 files, records lapsed.\n",
+    ]
+    text = "".join(pages)
+    page_starts = [0, len(pages[0])]
+    by_text = {f.text: f.page for f in find_figures(text, page_starts)}
+    assert by_text == {"60": 1, "14 of the 60": 2}
+    assert all(f.page is None for f in find_figures(text))
+
+
+def test_offsets_and_sentence_point_back_into_the_text():
+    text = "Intro line.\nThe force has 1,744 officers. It also has 312 recruits."
+    for fig in find_figures(text):
+        assert text[fig.start : fig.end] == fig.text
+        assert fig.text in fig.sentence
+    assert figure_at(text, "312").sentence == "It also has 312 recruits."
+
+
+def test_empty_and_figureless_text_give_no_figures():
+    assert find_figures("") == []
+    assert find_figures("The watchdog published its report today.") == []
+
+
+def test_number_helpers():
+    assert parse_number("two and a half") == 2.5
+    assert parse_number("1,200") == 1200
+    assert parse_fraction("three-quarters") == 0.75
+    assert [singular(w) for w in ("referrals", "people", "searches", "cases", "inquiries")] == [
+        "referral",
+        "person",
+        "search",
+        "case",
+        "inquiry",
+    ]
+
+
+def _load_eval():
+    path = Path(__file__).parent / "benchmarks" / "eval_figures.py"
+    spec = importlib.util.spec_from_file_location("eval_figures", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gold_set_is_large_enough_and_value_f1_holds():
+    evaluation = _load_eval()
+    docs = evaluation.load_gold()
+    assert len(docs) >= 30
+    assert sum(len(d["figures"]) for d in docs) >= 300
+    scores = evaluation.evaluate(docs)
+    assert scores["value"].f1 >= 0.9, scores["value"]
+    assert scores["value+unit"].f1 >= 0.85, scores["value+unit"]
