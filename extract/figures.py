@@ -11,7 +11,9 @@ phone numbers, postcodes, times of day, version numbers, legal and document refe
 "section 24" or "Table 2", list numbering, page furniture) are masked. Then passes from the most
 specific pattern to the least (dates, money, "X in Y", "X out of Y", percentages, fractions,
 multiples, vague quantities, durations, years, plain counts) each claim the characters they
-explain, so a later pass cannot read "24" in "24 June" as a count.
+explain, so a later pass cannot read "24" in "24 June" as a count. For speed the passes only look
+near digits, currency signs and number words (see `_windows`), and case-insensitive patterns run
+over a lower-cased copy of the text: figures must cost a small fraction of page extraction.
 
 The counted noun (`unit`) is the head noun of the noun phrase after the number, singular and
 lower case: the last noun of a compound ("corruption referrals" -> "referral", "police officers"
@@ -159,9 +161,11 @@ _NUMBER_ANCHORS = (
 )
 _VAGUE_RANGES_WORDS: frozenset[str] = frozenset()
 _HYPHENED = re.compile(r"[-‐]([A-Za-z]{2,})\b(?![-‐])")
-_RUN = re.compile(r"[ \t]*((?:(?:[A-Za-z][\w'’-]*|999|101|111)[ \t]*){1,6})")
+# A line break inside a phrase is common in PDF text; a blank line ends the phrase.
+_GAP = r"(?:[ \t]|\n(?![ \t]*\n))"
+_RUN = re.compile(rf"{_GAP}*((?:(?:[A-Za-z][\w'’-]*|999|101|111){_GAP}*){{1,6}})")
 _OF_THE = re.compile(
-    r"[ \t]+of[ \t]+(?:the|these|those|all|its|their|our|his|her|whom|which|them)?[ \t]*"
+    rf"{_GAP}+of{_GAP}+(?:the|these|those|all|its|their|our|his|her|whom|which|them)?{_GAP}*"
 )
 
 
@@ -316,13 +320,14 @@ _MULTIPLE = _ci(
     rf"(?P<fold>{_DB}|{NUMBER_WORDS_PATTERN})[\s-]?fold|(?P<times>{_NUM})\s+times)\b"
 )
 _TIMES_FOLLOWERS = _ci(
-    r"\s+(?:as|more|higher|greater|bigger|larger|lower|smaller|likelier|the|that|what|over|"
+    r"\s+(?:as|more|higher|greater|bigger|larger|lower|smaller|likelier|the|that|what|"
     r"faster|slower|less|longer|its|their)\b"
 )
 _VAGUE = _ci(
     r"\b(?P<v>(?:tens|hundreds)\s+of\s+(?:thousands|millions)|hundreds|thousands|millions|"
     r"billions|dozens|scores)\b(?=\s+(?:of|more|upon)\b)"
 )
+_MORE = re.compile(r"[ \t]+more\b")
 _VAGUE_RANGES = {
     "dozens": (24, 144),
     "scores": (40, 199),
@@ -357,6 +362,7 @@ _SINGLE_YEAR = _ci(
     rf"(?<![\w.,/£$€\-–])(?P<y>{_YEAR})(?![\w%]|[.,]\d|\s?(?:per\s?cent|percent|million|billion)\b)"
 )
 _COUNT = _ci(rf"(?P<num>{_NUM})(?!\w)(?:\s+(?P<scale>million|billion|trillion|thousand|bn)\b)?")
+_YEAR_PREPOSITION = re.compile(r"\b(?:since|in|by|until|from|during|before|after|of|between)\s+$")
 _COUNT_SCALED = _ci(rf"(?P<num>{_DB})(?P<scale>m|bn|k)\b")
 _DURATION_UNITS = {
     "sec": "second",
@@ -698,7 +704,8 @@ def _find_vague(s: _Scanner) -> None:
             continue
         phrase = re.sub(r"\s+", " ", m.group("v").lower())
         low, high = _VAGUE_RANGES.get(phrase, (None, None))
-        unit = s.noun_after(m.end(), None, through_of=True)
+        more = _MORE.match(s.lower, m.end())  # "Hundreds more allegations"
+        unit = s.noun_after(more.end() if more else m.end(), None, through_of=True)
         s.claim(_Found(m.start(), m.end(), "vague", None, low, high, unit=unit))
 
 
@@ -758,10 +765,9 @@ def _find_years(s: _Scanner) -> None:
         follower = _RUN.match(text, m.end(), min(len(text), m.end() + 40))
         next_word = follower.group(1).split()[0].lower() if follower else ""
         before = text[max(0, m.start() - 30) : m.start()]
-        if (looks_plural(next_word) and next_word not in _STOP_WORDS) or _QUALIFIER_BEFORE.search(
-            before
-        ):
-            continue
+        counted = looks_plural(next_word) and next_word not in _STOP_WORDS
+        if (counted and not _YEAR_PREPOSITION.search(before)) or _QUALIFIER_BEFORE.search(before):
+            continue  # "2000 officers", "about 2000": a count, not a year
         year = int(m.group("y"))
         s.claim(_Found(m.start(), m.end(), "year", year), False)
 
@@ -773,12 +779,8 @@ def _find_counts(s: _Scanner) -> None:
         if s.free(m.start(), m.end()):
             unit = s.noun_after(m.end(), 2)
             if unit is not None:
-                value = parse_number(m.group("num")) or 0.0
-                s.claim(
-                    _Found(
-                        m.start(), m.end(), "count", value * scale_of(m.group("scale")), unit=unit
-                    )
-                )
+                scaled = (parse_number(m.group("num")) or 0.0) * scale_of(m.group("scale"))
+                s.claim(_Found(m.start(), m.end(), "count", scaled, unit=unit))
     for m in s.at_anchors(_COUNT):
         if not s.free(m.start(), m.end()):
             continue
@@ -877,7 +879,7 @@ def _share_units(
             prev = found[j]
             if sentence_of[j] != sentence_of[i]:
                 break
-            if prev.kind == "count" and prev.unit:
+            if prev.kind in ("count", "ratio", "vague") and prev.unit:
                 between = lower[prev.end : fig.start]
                 if len(between) < 120 and _LINKS_BACK.search(between):
                     fig.unit = prev.unit
@@ -887,7 +889,10 @@ def _share_units(
 # ----------------------------------------------------------------------------------------------
 # Sentences and periods.
 
-_SENTENCE_END = re.compile(r"[.!?][\"”’)]*[ \t]+(?=[\"“‘(]?[A-Z0-9£$€])|\n+")
+_SENTENCE_END = re.compile(r"[.!?][\"”’)]*[ \t]+(?=[\"“‘(]?[A-Z0-9£$€])|\n\s*")
+# A single line break between a lower-case letter (or comma) and a lower-case word or a digit
+# is a wrapped line (PDF text), not the end of a sentence.
+_WRAPPED_LINE = re.compile(r"[a-z0-9%,;\-]\n[ \t]*[a-z0-9£$€]")
 _ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Ms|Dr|No|St|vs|Mrs|Sgt|Insp|etc|e\.g|i\.e))$")
 
 
@@ -896,6 +901,8 @@ def _sentence_bounds(text: str) -> list[int]:
     starts = [0]
     for m in _SENTENCE_END.finditer(text):
         if text[m.start()] == "." and _ABBREVIATION.search(text, max(0, m.start() - 5), m.start()):
+            continue
+        if _WRAPPED_LINE.fullmatch(text, max(0, m.start() - 1), min(len(text), m.end() + 1)):
             continue
         starts.append(m.end())
     return starts

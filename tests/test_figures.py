@@ -320,3 +320,29 @@ def test_gold_set_is_large_enough_and_value_f1_holds():
     scores = evaluation.evaluate(docs)
     assert scores["value"].f1 >= 0.9, scores["value"]
     assert scores["value+unit"].f1 >= 0.85, scores["value+unit"]
+
+
+def test_pdf_line_breaks_inside_a_sentence_keep_the_figure_whole():
+    text = (
+        "Referrals were 118 out of\n490 overall referrals, and 60\nfiles were read in 2023.\n\nNext"
+    )
+    fig = figure_at(text, "118")
+    assert (fig.value, fig.denominator, fig.unit) == (118, 490, "referral")
+    assert figure_at(text, "60").unit == "file"
+    assert figure_at(text, "60").sentence.endswith("in 2023.")
+
+
+def test_year_before_a_plural_noun_is_still_a_year_after_since():
+    assert only("Since 2016 hearings have been held in public.").kind == "year"
+    assert only("There were 2000 officers on duty.").kind == "count"
+
+
+def test_times_without_a_comparison_counts_occasions():
+    text = "He searched police systems 84 times over eight months."
+    fig = figure_at(text, "84")
+    assert (fig.kind, fig.value, fig.unit) == ("count", 84, "time")
+
+
+def test_age_after_a_name_is_a_duration_in_years():
+    fig = only("Graham Tolley, 52, was jailed.")
+    assert (fig.kind, fig.value, fig.unit) == ("duration", 52, "year")

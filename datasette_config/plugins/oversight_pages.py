@@ -9,6 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.utils.asgi import Response
 
 DATABASE = "archive"
@@ -29,6 +30,15 @@ async def home_context(datasette) -> dict:
         db = datasette.get_database(DATABASE)
     except KeyError:
         return {}
+    try:
+        return await _home_rows(datasette, db)
+    except QueryInterrupted:
+        # A cold cache on a large archive can make the counts slow; the home page must still
+        # load, with its search box, rather than fail.
+        return {"oversight_counts_unavailable": True}
+
+
+async def _home_rows(datasette, db) -> dict:
     sources = await _rows(
         db,
         """

@@ -7,6 +7,7 @@ can call them. Both are pure functions of their arguments.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from datasette import hookimpl
 
@@ -71,16 +72,22 @@ def matches_all_words(text: str | None, words: str | None) -> bool:
     """True when every word of `words` occurs in `text`, ignoring case and a plural "s".
 
     Used by `figures_search` on the sentences of documents FTS has already found, so "corruption
-    referrals" finds "118 referrals about corruption".
+    referrals" finds "118 referrals about corruption". Called once per figure: the words are
+    parsed once per query.
     """
+    stems = _word_stems(words or "")
     haystack = (text or "").lower()
-    for word in re.findall(r"[\w£$€%.,/-]+", (words or "").lower()):
+    return all(stem in haystack for stem in stems)
+
+
+@lru_cache(maxsize=256)
+def _word_stems(words: str) -> tuple[str, ...]:
+    stems = []
+    for word in re.findall(r"[\w£$€%.,/-]+", words.lower()):
         if word.upper() in FTS_OPERATORS | {"NEAR"}:
             continue
-        stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
-        if stem not in haystack:
-            return False
-    return True
+        stems.append(word[:-1] if len(word) > 3 and word.endswith("s") else word)
+    return tuple(stems)
 
 
 @hookimpl
