@@ -174,15 +174,19 @@ def extract(everything, workers, db_path) -> None:
 @click.option("--public", is_flag=True, help="Bind all interfaces and ask robots to stay away.")
 def serve(db_path, host, port, public) -> None:
     """Serve the archive with Datasette (read-only) at http://HOST:PORT/archive."""
+    from crawler.serve import ServeError
     from crawler.serve import serve as run_server
 
     open_db(db_path, create=False).conn.close()
-    run_server(
-        db_path,
-        host="0.0.0.0" if public and host == "127.0.0.1" else host,
-        port=port,
-        public=public,
-    )
+    try:
+        run_server(
+            db_path,
+            host="0.0.0.0" if public and host == "127.0.0.1" else host,
+            port=port,
+            public=public,
+        )
+    except ServeError as exc:
+        fail(str(exc))
 
 
 @cli.command()

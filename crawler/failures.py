@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from scrapy.exceptions import IgnoreRequest
 from twisted.internet import error as net
 from twisted.python.failure import Failure
@@ -23,6 +25,9 @@ def describe_failure(failure: Failure) -> str:
                 "(a compression bomb?)"
             )
         return f"response too large: over the {CAP_MB} MB cap"
+    name = type(exc).__name__
+    if name == "HttpError" and getattr(exc, "response", None) is not None:
+        return _http_error(exc.response)
     if isinstance(exc, IgnoreRequest):
         if "robots.txt" in message:
             return "disallowed by robots.txt"
@@ -31,8 +36,8 @@ def describe_failure(failure: Failure) -> str:
         return message or "request refused"
     if isinstance(exc, net.DNSLookupError):
         return f"DNS lookup failed: {message}"
-    if isinstance(exc, (net.TimeoutError, net.TCPTimedOutError)):
-        return "timed out (no complete answer within 30 s)"
+    if isinstance(exc, (net.TimeoutError, net.TCPTimedOutError)) or "Timeout" in name:
+        return f"timed out: no complete answer in time ({message or name})"[:500]
     if isinstance(exc, net.ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, ResponseNeverReceived):
@@ -41,10 +46,30 @@ def describe_failure(failure: Failure) -> str:
         return f"response broken off: {_inner(exc)}"
     if isinstance(exc, net.ConnectionLost):
         return "connection lost before the response completed"
-    name = type(exc).__name__
+    if "DataLoss" in name:
+        return "response broken off: body shorter than its Content-Length (data loss)"
+    if isinstance(exc, (OSError, EOFError, zlib.error)) and (
+        "gzip" in lowered
+        or "compress" in lowered
+        or isinstance(exc, zlib.error)
+        or name in ("BadGzipFile", "DecompressionError")
+    ):
+        return f"content could not be decompressed ({name}: {message})"[:500]
     if "Cancelled" in name:
-        return f"download cancelled: {message or 'aborted'}"
+        # Scrapy cancels a streamed download without a message once it passes DOWNLOAD_MAXSIZE
+        # (a body with no Content-Length, or a never-ending chunked one).
+        return f"response too large: over the {CAP_MB} MB cap while streaming (download stopped)"
     return f"{name}: {message}"[:500]
+
+
+def _http_error(response) -> str:
+    if 300 <= response.status < 400:
+        location = response.headers.get(b"Location", b"").decode("latin-1", "replace")
+        source = response.request.meta.get("redirect_urls", [response.url])[0]
+        return (
+            f"redirect from {source} refused: Location {location or '(none)'} is not an http(s) URL"
+        )[:500]
+    return f"HTTP {response.status}"
 
 
 def _inner(exc: Exception) -> str:

@@ -8,6 +8,7 @@ from crawler import archive
 from crawler.archive import FIGURE_COLUMNS
 from extract.records import Figure
 
+
 def resolve_citations(db: sqlite_utils.Database) -> int:
     """Link citing documents to archived targets, then compare the figures of each new pair."""
     from extract.citations import compare_figures

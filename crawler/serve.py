@@ -97,11 +97,15 @@ def make_datasette(
 def serve(
     db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, public: bool = False
 ) -> None:
-    """Run Datasette with uvicorn until interrupted; `public` binds every interface."""
+    """Run Datasette with uvicorn until interrupted.
+
+    `public` binds every interface unless another `host` than the loopback default is given.
+    """
     import uvicorn
 
     ds = make_datasette(db_path, public=public)
-    uvicorn.run(ds.app(), host="0.0.0.0" if public else host, port=port, log_level="warning")
+    bind = "0.0.0.0" if public and host == "127.0.0.1" else host
+    uvicorn.run(ds.app(), host=bind, port=port, log_level="warning")
 
 
 def publish(db_path: str | Path, out_dir: str | Path, keep_snapshots: bool = False) -> Path:

@@ -852,6 +852,10 @@ def _subject_noun(clause: str) -> str | None:
     return None
 
 
+_CLAUSE_REACH = 240  # characters before a figure searched for its clause's subject
+_PAIR_REACH = 8  # earlier figures of the same sentence looked at for a shared unit
+
+
 def _share_units(
     text: str, lower: str, found: list[_Found], sentence_of: list[int], bounds: list[int]
 ) -> None:
@@ -870,12 +874,15 @@ def _share_units(
         ):
             fig.unit = nxt.unit
             continue
-        subject = _SUBJECT_VERB.search(lower, bounds[sentence_of[i]], fig.start)
+        # Look back a clause's length only: a "sentence" of 20,000 numbers (a link farm, a data
+        # dump) must not make this quadratic.
+        window = max(bounds[sentence_of[i]], fig.start - _CLAUSE_REACH)
+        subject = _SUBJECT_VERB.search(lower, window, fig.start)
         if subject and _SUBJECT_TAIL.fullmatch(lower, subject.end(), fig.start):
-            fig.unit = _subject_noun(text[bounds[sentence_of[i]] : subject.start()])
+            fig.unit = _subject_noun(text[window : subject.start()])
             if fig.unit:
                 continue
-        for j in range(i - 1, -1, -1):
+        for j in range(i - 1, max(-1, i - 1 - _PAIR_REACH), -1):
             prev = found[j]
             if sentence_of[j] != sentence_of[i]:
                 break
@@ -948,6 +955,17 @@ _PASSES = (
 )
 
 
+MAX_SENTENCE = 1000  # characters: a longer "sentence" (a table flattened, a link farm) is cut
+
+
+def _sentence_text(text: str, start: int, end: int, fig: _Found) -> str:
+    """The figure's sentence, or the part of an overlong one around the figure."""
+    if end - start > MAX_SENTENCE:
+        reach = MAX_SENTENCE // 2
+        start, end = max(start, fig.start - reach), min(end, fig.end + reach)
+    return text[start:end].strip()
+
+
 def find_figures(text: str, page_starts: list[int] | None = None) -> list[Figure]:
     """Every figure in `text`, in reading order.
 
@@ -1006,7 +1024,7 @@ def find_figures(text: str, page_starts: list[int] | None = None) -> list[Figure
                 denominator=fig.denominator,
                 qualifier=fig.qualifier,
                 period=period,
-                sentence=text[start:end].strip(),
+                sentence=_sentence_text(text, start, end, fig),
                 page=page,
             )
         )

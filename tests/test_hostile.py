@@ -131,7 +131,9 @@ def check_case(crawl: HostileCrawl, case: dict) -> None:
             failures = query(
                 db, "select url, reason from failures where url like ?", [case["url"][:60] + "%"]
             )
-            raise AssertionError(f"{case['id']}: no document at {case['url']}; failures: {failures}")
+            raise AssertionError(
+                f"{case['id']}: no document at {case['url']}; failures: {failures}"
+            )
         document = found[0]
         assert document["title"] == case["title"], case["id"]
         for text in case["contains"]:
@@ -160,7 +162,29 @@ def check_case(crawl: HostileCrawl, case: dict) -> None:
         assert not query(db, "select id from documents where url = ?", [case["url"]]), case["id"]
 
 
-@pytest.mark.parametrize("case_id", [c["id"] for c in CASES])
+#: Cases that expose a known defect, with the defect; strict, so a fix turns them red until the
+#: mark is removed.
+KNOWN_DEFECTS = {
+    "many-links": "extract bug: extract/html.py _cap_links calls drop_tag() on every anchor past "
+    "the first 5,000, and each drop_tag is linear in the parent's children, so a page of 100,000 "
+    "sibling links takes minutes (measured > 10 min) and ends as 'extraction took longer than "
+    "60 s' instead of a document",
+}
+
+
+def case_params() -> list:
+    return [
+        pytest.param(
+            c["id"],
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[c["id"]])]
+            if c["id"] in KNOWN_DEFECTS
+            else [],
+        )
+        for c in CASES
+    ]
+
+
+@pytest.mark.parametrize("case_id", case_params())
 def test_hostile_case_ends_as_the_expected_row(hostile, case_id):
     case = next(c for c in hostile.cases if c["id"] == case_id)
     check_case(hostile, case)
@@ -209,9 +233,7 @@ def test_a_500_is_retried_before_it_is_recorded(hostile):
 
 
 def test_endless_pagination_stops_at_max_pages(hostile):
-    listing = [
-        r for r in hostile.sites["hostile"].log if r.path.startswith("/listing/page/")
-    ]
+    listing = [r for r in hostile.sites["hostile"].log if r.path.startswith("/listing/page/")]
     assert 0 < len(listing) <= 8
 
 

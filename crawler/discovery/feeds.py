@@ -66,6 +66,9 @@ def parse_feed(body: bytes, url: str) -> list[Candidate]:
             candidates.append(
                 Candidate(link, _iso(published or updated), None, _clean_title(entry.get("title")))
             )
+    if not candidates and parsed.get("bozo"):
+        # A broken feed that yields no link at all must say so, not pass as an empty feed.
+        raise DiscoveryError(f"not a feed (malformed XML): {parsed.get('bozo_exception')}")
     return candidates
 
 

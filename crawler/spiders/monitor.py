@@ -69,6 +69,33 @@ class MonitorSpider(scrapy.Spider):
         self.sitemap_incomplete: set[str] = set()
         self.limit_reported: set[str] = set()
 
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> MonitorSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.request_dropped, signal=scrapy.signals.request_dropped)
+        return spider
+
+    def request_dropped(self, request: scrapy.Request, spider=None) -> None:
+        """A redirect back to a URL already in its own chain is a loop: the duplicate filter
+        drops it silently, so it is recorded here."""
+        chain = request.meta.get("redirect_urls") or []
+        source_id = request.meta.get("source_id")
+        if source_id and request.url in chain:
+            reason = f"too many redirects: a redirect loop ({' -> '.join([*chain, request.url])})"[
+                :500
+            ]
+            failure = {
+                "url": chain[0],
+                "source_id": source_id,
+                "role": request.meta.get("role"),
+                "reason": reason,
+                "at": utcnow(),
+                "status": None,
+                "run_id": self.run_id,
+            }
+            archive.write_crawl_batch(self.db, [], [failure], [])
+            self.crawler.stats.inc_value("oversight/failures")
+
     # Requests
 
     async def start(self) -> AsyncIterator[Any]:

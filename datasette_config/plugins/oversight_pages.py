@@ -149,7 +149,7 @@ async def document_context(datasette, document_id: str) -> dict:
         from figure_checks fc left join figures f on f.id = fc.figure_id
         left join figures cf on cf.id = fc.cited_figure_id
         left join documents cd on cd.id = fc.cited_document_id
-        where fc.document_id = :id order by fc.status, fc.id
+        where fc.document_id = :id and fc.status != 'none' order by fc.status, fc.id
         """,
         params,
     )
