@@ -12,8 +12,9 @@ import signal
 import sqlite3
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ class ExtractReport:
 
 
 _worker_db: sqlite3.Connection | None = None
+_WARM_UP = (
+    b"<html><head><title>Warm up</title></head><body><article><h1>Warm up</h1><p>The Home Office"
+    b" said 118 out of 490 referrals, up 12% on the year, cost \xc2\xa31.2 million.</p></article>"
+    b"</body></html>"
+)
 
 
 def _init_worker(db_path: str) -> None:
@@ -50,6 +56,13 @@ def _init_worker(db_path: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _worker_db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    # Imports and first-use set-up (regexes, the gazetteer) happen here, outside any document's
+    # time limit.
+    from extract import extract_document
+    from extract.similarity import signature
+
+    warm = extract_document(_WARM_UP, "http://127.0.0.1/warm-up/", "text/html")
+    signature(warm.text)
 
 
 def _on_alarm(signum, frame):
@@ -103,42 +116,57 @@ def extract_pending(
     rebuilding = archive.documents_to_rebuild(db) if everything else set()
     workers = workers or max(1, os.cpu_count() or 1)
     touched: set[int] = set()
-    done = 0
     position = 0
+    window = workers * 4
+    suspect = (
+        False  # after a crash or overrun, documents go one at a time until the culprit is found
+    )
     while position < len(ids):
+        pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(str(db_path),)
+        )
+        pending: deque[tuple[int, Future]] = deque()
+        results: list[tuple[int, object]] = []
+        broken = False
         try:
-            with ProcessPoolExecutor(
-                max_workers=workers, initializer=_init_worker, initargs=(str(db_path),)
-            ) as pool:
-                while position < len(ids):
-                    chunk = ids[position : position + BATCH]
-                    futures = [pool.submit(extract_one, i, time_limit) for i in chunk]
-                    results = []
-                    for snapshot_id, future in zip(chunk, futures, strict=True):
-                        try:
-                            results.append(future.result(timeout=time_limit * 2 + 10))
-                        except FutureTimeout:
-                            results.append(
-                                (snapshot_id, f"extraction took longer than {time_limit} s")
-                            )
-                            _kill_pool(pool)
-                            raise BrokenProcessPool("a worker overran its time limit") from None
-                    _store(db, results, rebuilding, report, touched)
-                    position += len(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, len(ids))
-        except BrokenProcessPool:
-            # A worker died or overran: record the snapshot in flight as failed and go on with a
-            # fresh pool from the next one.
-            if position < len(ids):
-                snapshot = archive.snapshot_for_extraction(db, ids[position])
-                if snapshot is not None:
-                    archive.mark_extraction_failed(
-                        db, snapshot, "the extractor crashed or overran on this document"
+            while position < len(ids) and not broken:
+                limit = 1 if suspect else window
+                while position + len(pending) < len(ids) and len(pending) < limit:
+                    snapshot_id = ids[position + len(pending)]
+                    pending.append((snapshot_id, pool.submit(extract_one, snapshot_id, time_limit)))
+                snapshot_id, future = pending[0]
+                try:
+                    outcome = future.result(timeout=time_limit * 2 + 10)
+                except (FutureTimeout, BrokenProcessPool) as exc:
+                    broken = True
+                    if not suspect:
+                        suspect = True  # not proven guilty yet: retry it alone in a fresh pool
+                        break
+                    overran = isinstance(exc, FutureTimeout)
+                    outcome = (
+                        snapshot_id,
+                        f"extraction took longer than {time_limit} s"
+                        if overran
+                        else "the extractor crashed on this document",
                     )
-                    report.failed += 1
+                else:
+                    suspect = False
+                pending.popleft()
+                results.append(outcome)
                 position += 1
+                if len(results) >= BATCH or position == len(ids) or broken:
+                    _store(db, results, rebuilding, report, touched)
+                    results = []
+                    if progress:
+                        progress(position, len(ids))
+        finally:
+            if broken:
+                _kill_pool(pool)
+            pool.shutdown(wait=not broken, cancel_futures=True)
+        if results:
+            _store(db, results, rebuilding, report, touched)
+            if progress:
+                progress(position, len(ids))
     after_extraction(db, touched)
     report.seconds = time.monotonic() - started
     db.conn.close()

@@ -151,6 +151,14 @@ def kill_group(process: subprocess.Popen) -> None:
     process.communicate(timeout=30)
 
 
+def snapshot_ids(db: Path) -> set[int]:
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return {i for (i,) in conn.execute("select id from snapshots")}
+    finally:
+        conn.close()
+
+
 def check_archive(db: Path, seen: set[int]) -> dict[str, int]:
     """Assert the invariants that must hold after any kill; returns counts for the report."""
     conn = sqlite3.connect(db, timeout=30)
@@ -244,6 +252,7 @@ def kill_and_restart(
             assert process.returncode == 0, err[-2000:]
         time.sleep(0.1)
         seen = set(watcher.seen)
+    log.rows_lost += len(seen - snapshot_ids(db))
     counts = check_archive(db, seen)
     log.snapshots_seen = max(log.snapshots_seen, len(seen))
     if finished:
