@@ -110,6 +110,7 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
     Exits 0 when the run finished, even if some URLs failed (see `oversight status` and the
     `failures` table); non-zero with a one-line error on a bad sources file or database.
     """
+    from crawler.crawl import CrawlError
     from crawler.crawl import crawl as run_crawl
     from crawler.runs import LockedError
 
@@ -130,9 +131,7 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
             extract=not no_extract,
             watches_path=watches_path,
         )
-    except LockedError as exc:
-        fail(str(exc))
-    except archive.ArchiveError as exc:
+    except (LockedError, CrawlError, archive.ArchiveError) as exc:
         fail(str(exc))
     c = result.counts
     click.echo(

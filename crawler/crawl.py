@@ -7,8 +7,10 @@ each scheduled crawl as a child process.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +72,11 @@ def crawl(
                 error=f"{type(exc).__name__}: {exc}",
             )
             raise
+        fatal = stats.get("oversight/fatal")
+        if fatal:
+            _give_up(db, run_id, folder, stats, fatal)
         write_stats(folder, stats)
         stopped = stats.get("finish_reason") not in ("finished", None)
-        fatal = stats.get("oversight/fatal")
         if extract and not stopped:
             from crawler.extracting import extract_pending
 
@@ -80,9 +84,7 @@ def crawl(
         counts = archive.run_counts(db, run_id)
         counts["not_modified"] = int(stats.get("oversight/not_modified", 0))
         counts["skipped_unchanged"] = int(stats.get("oversight/skipped_unchanged", 0))
-        if fatal:
-            status = "failed"
-        elif stopped or counts["failures"]:
+        if stopped or counts["failures"]:
             status = "partial"
         else:
             status = "ok"
@@ -101,12 +103,34 @@ def crawl(
         lock.release()
 
 
+class CrawlError(Exception):
+    """The crawl could not go on (the archive cannot be written); the message says why."""
+
+
+def _give_up(db, run_id: int, folder: Path, stats: dict, fatal: str) -> None:
+    """Record what can be recorded of a run that had to stop, then raise CrawlError.
+
+    On a full disk even these small writes may fail; what was stored before stays whole.
+    """
+    try:
+        write_stats(folder, stats)
+    except OSError:
+        pass
+    try:
+        archive.update_run(db, run_id, status="failed", finished_at=archive.now(), error=fatal)
+    except (sqlite3.Error, OSError):
+        pass
+    raise CrawlError(fatal)
+
+
 def _run_scrapy(sources, db_path, run_id, skip, folder: Path, progress: bool, overrides) -> dict:
     from scrapy.crawler import CrawlerProcess
 
     from crawler.spiders.monitor import MonitorSpider
 
     settings = crawl_settings(sources, {"LOG_FILE": str(folder / "log.txt"), **overrides})
+    # A log line that cannot be written (a full disk) must not print tracebacks into cron mail.
+    logging.raiseExceptions = False
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(MonitorSpider)
     if progress:

@@ -7,9 +7,11 @@ work, and each batch is one transaction so nothing is half-written.
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from crawler import archive
@@ -35,6 +37,7 @@ class SnapshotPipeline:
         self.timer: task.LoopingCall | None = None
         self.db = None
         self.run_id = 0
+        self.fatal: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SnapshotPipeline:
@@ -94,6 +97,20 @@ class SnapshotPipeline:
         snapshots, failures, not_modified = self.snapshots, self.failures, self.not_modified
         self.snapshots, self.failures, self.not_modified = [], [], []
         self.buffered_bytes = 0
-        archive.write_crawl_batch(self.db, snapshots, failures, not_modified)
+        if self.fatal:
+            return
+        try:
+            archive.write_crawl_batch(self.db, snapshots, failures, not_modified)
+        except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+            # A full disk or a broken archive: the transaction rolled back, so what is stored is
+            # whole. Stop the crawl instead of fetching pages that cannot be kept.
+            self.fatal = f"archive write failed, crawl stopped: {exc}"
+            self.stats.set_value("oversight/fatal", self.fatal)
+            if self.timer and self.timer.running:
+                self.timer.stop()
+            deferred_from_coro(
+                self.crawler.engine.close_spider_async(reason="archive_write_failed")
+            )
+            return
         self.stats.inc_value("oversight/batches")
         self.stats.inc_value("oversight/write_seconds", time.monotonic() - started)

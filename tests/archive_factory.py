@@ -533,7 +533,7 @@ def build_archive(path: str | Path, empty: bool = False) -> Path:
                     "document_id": NEWS_DOC,
                     "cited_document_id": IOPC_DOC,
                     "cited_figure_id": 2,
-                    "status": "mismatch",
+                    "status": "check",
                     "note": "500 here, 490 in the cited statement",
                 },
             ],

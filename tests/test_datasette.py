@@ -233,7 +233,7 @@ async def test_document_page_shows_entities_citations_and_a_readable_diff(ds):
     assert "No change note was published with this edit." in page
     news = (await ds.client.get(f"/archive/documents/{NEWS_DOC}")).text
     assert f'href="/archive/documents/{IOPC_DOC}"' in news
-    assert "mismatch" in news and "500 here, 490 in the cited statement" in news
+    assert "check" in news and "500 here, 490 in the cited statement" in news
 
 
 HOSTILE_PAGES = [
