@@ -565,6 +565,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client hanging up mid-answer (a crawler's size cap, a timeout) is normal here."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class Site:
     """One fixture web site served from `root` on `host`:`port` (port 0 picks a free one).

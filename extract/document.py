@@ -31,6 +31,10 @@ _TEXT_LIKE = (
 )
 _MAX_JSON_BYTES = 20_000_000  # a Content API item is tens of KB; anything far larger is not one
 
+# More figures than any report holds means a data dump or a link farm: keep the first ones only,
+# so one page cannot fill the archive (or a worker's memory) with noise.
+MAX_FIGURES = 5000
+
 
 def extract_document(body: bytes, url: str, content_type: str | None = None) -> Document:
     """Read a fetched body as a Document.
@@ -41,7 +45,7 @@ def extract_document(body: bytes, url: str, content_type: str | None = None) -> 
     """
     try:
         document = _read(body, url, content_type)
-        document.figures = find_figures(document.text, document.page_starts)
+        document.figures = find_figures(document.text, document.page_starts)[:MAX_FIGURES]
         document.mentions = find_mentions(document.text)
         return document
     except (ExtractionError, TimeoutError):
