@@ -1009,10 +1009,11 @@ def reconcile_sitemap_listing(
                 [source_id],
             )
         }
-        for url in listed:
-            db["urls"].upsert(
-                {"url": url, "source_id": source_id, "listed_run_id": run_id}, pk="url"
-            )
+        db.conn.executemany(
+            """insert into urls (url, source_id, listed_run_id) values (?, ?, ?)
+            on conflict(url) do update set listed_run_id = excluded.listed_run_id""",
+            [(url, source_id, run_id) for url in listed],
+        )
         for url in previously - listed:
             db.execute("update urls set listed_run_id = null where url = ?", [url])
             document = row(db, "select id from documents where url = ? and status = 'live'", [url])
