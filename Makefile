@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-core test-browser lint bench
+.PHONY: demo serve test test-core test-browser lint bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,11 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/oversight demo
+
+# Explore an archive in the browser (the demo's by default): make serve DB=runs/archive.db
+DB ?= runs/demo.db
+serve: $(VENV)/.installed
+	$(VENV)/bin/oversight serve --db $(DB)
 
 test: test-core test-browser
 

@@ -124,6 +124,7 @@ def _give_up(db, run_id: int, folder: Path, stats: dict, fatal: str) -> None:
 
 
 def _run_scrapy(sources, db_path, run_id, skip, folder: Path, progress: bool, overrides) -> dict:
+    from scrapy.core.engine import ExecutionEngine
     from scrapy.crawler import CrawlerProcess
 
     from crawler.spiders.monitor import MonitorSpider
@@ -131,6 +132,9 @@ def _run_scrapy(sources, db_path, run_id, skip, folder: Path, progress: bool, ov
     settings = crawl_settings(sources, {"LOG_FILE": str(folder / "log.txt"), **overrides})
     # A log line that cannot be written (a full disk) must not print tracebacks into cron mail.
     logging.raiseExceptions = False
+    # Scrapy notices that a crawl has nothing left to do on a 5 s heartbeat; an unchanged
+    # re-crawl finishes its real work in well under a second, so check every half second.
+    ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 0.5
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(MonitorSpider)
     if progress:

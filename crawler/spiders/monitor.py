@@ -141,9 +141,7 @@ class MonitorSpider(scrapy.Spider):
         if reason:
             self.crawler.stats.inc_value("oversight/links_refused")
             if seed:
-                yield FailureItem(
-                    url=url, source_id=source.id, reason=reason, at=utcnow(), role=role
-                )
+                yield self.failure(source.id, url, role, reason)
             return
         if role == "document":
             if url in self.skip_urls:
@@ -216,16 +214,7 @@ class MonitorSpider(scrapy.Spider):
             )
             return
         if response.status >= 400:
-            if role == "sitemap":
-                self.sitemap_incomplete.add(source.id)
-            yield FailureItem(
-                url=url,
-                source_id=source.id,
-                status=response.status,
-                role=role,
-                reason=f"HTTP {response.status}",
-                at=utcnow(),
-            )
+            yield self.failure(source.id, url, role, f"HTTP {response.status}", response.status)
             return
         final_role = role
         if role in ("listing", "document") and source.is_document(response.url):
@@ -237,16 +226,17 @@ class MonitorSpider(scrapy.Spider):
         try:
             yield from self.discover(response, source, role, final_role)
         except DiscoveryError as exc:
-            if role == "sitemap":
-                self.sitemap_incomplete.add(source.id)
-            yield FailureItem(
-                url=url,
-                source_id=source.id,
-                status=response.status,
-                role=role,
-                reason=str(exc),
-                at=utcnow(),
-            )
+            yield self.failure(source.id, url, role, str(exc), response.status)
+
+    def failure(
+        self, source_id: str, url: str, role: str | None, reason: str, status: int | None = None
+    ) -> FailureItem:
+        """A failures row; a sitemap that could not be read also marks the listing incomplete."""
+        if role == "sitemap":
+            self.sitemap_incomplete.add(source_id)
+        return FailureItem(
+            url=url, source_id=source_id, status=status, role=role, reason=reason, at=utcnow()
+        )
 
     def snapshot(self, response: Response, url: str, source: Source, role: str) -> SnapshotItem:
         headers = {
@@ -325,14 +315,11 @@ class MonitorSpider(scrapy.Spider):
                 if self.listing_pages[source.id] >= source.max_pages:
                     if source.id not in self.limit_reported:
                         self.limit_reported.add(source.id)
-                        yield FailureItem(
-                            url=link.url,
-                            source_id=source.id,
-                            role="listing",
-                            at=utcnow(),
-                            reason=f"listing page limit reached ({source.max_pages} pages this run; "
-                            "raise max_pages in sources.toml if the site really is that big)",
+                        reason = (
+                            f"listing page limit reached ({source.max_pages} pages this run; "
+                            "raise max_pages in sources.toml if the site really is that big)"
                         )
+                        yield self.failure(source.id, link.url, "listing", reason)
                     continue
                 yield from self.request(link.url, source, "listing")
 
@@ -341,16 +328,8 @@ class MonitorSpider(scrapy.Spider):
         source_id = request.meta.get("source_id")
         if source_id is None:
             return
-        if request.meta.get("role") == "sitemap":
-            self.sitemap_incomplete.add(source_id)
         url = request.meta.get("redirect_urls", [request.url])[0]
-        yield FailureItem(
-            url=url,
-            source_id=source_id,
-            reason=describe_failure(failure),
-            role=request.meta.get("role"),
-            at=utcnow(),
-        )
+        yield self.failure(source_id, url, request.meta.get("role"), describe_failure(failure))
 
     def closed(self, reason: str) -> None:
         archive.mark_seen(self.db, self.skipped_unchanged, utcnow())
