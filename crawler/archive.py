@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -357,6 +357,29 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     if "documents_fts" not in existing:
         db["documents"].enable_fts(
             ["title", "text"], tokenize="porter", create_triggers=True, replace=True
+        )
+    _narrow_fts_update_trigger(db)
+
+
+def _narrow_fts_update_trigger(db: sqlite_utils.Database) -> None:
+    """Re-index a document only when its title or text change.
+
+    sqlite-utils' trigger fires on any update, so marking 2,000 unchanged documents as seen would
+    re-tokenise 2,000 texts; `UPDATE OF title, text` keeps `last_seen` and `status` writes cheap.
+    """
+    found = row(
+        db, "select sql from sqlite_master where type = 'trigger' and name = 'documents_au'"
+    )
+    if found and "UPDATE OF" in found["sql"]:
+        return
+    with db.conn:
+        db.execute("drop trigger if exists documents_au")
+        db.execute(
+            """create trigger documents_au after update of title, text on documents begin
+            insert into documents_fts (documents_fts, rowid, title, text)
+              values ('delete', old.rowid, old.title, old.text);
+            insert into documents_fts (rowid, title, text) values (new.rowid, new.title, new.text);
+            end"""
         )
 
 
@@ -748,7 +771,9 @@ def _store_document(
         fields["last_seen"] = max(seen_at, existing["last_seen"] or seen_at)
         fields["first_seen"] = existing["first_seen"] or seen_at
         if existing["content_hash"] == digest:
-            db["documents"].update(document_id, fields)
+            # Title and text are unchanged: leave them out, so the FTS index is not rebuilt.
+            unchanged = {k: v for k, v in fields.items() if k not in ("title", "text")}
+            db["documents"].update(document_id, unchanged)
             outcome = "same"
         else:
             previous = row(
