@@ -117,7 +117,7 @@ def extract_pending(
     workers = workers or max(1, os.cpu_count() or 1)
     touched: set[int] = set()
     position = 0
-    window = workers * 4
+    window = max(workers * 4, BATCH * 2)  # keep workers busy while a batch is written
     suspect = (
         False  # after a crash or overrun, documents go one at a time until the culprit is found
     )
