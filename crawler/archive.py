@@ -842,10 +842,11 @@ def _declared_change(doc: Any, existing: dict) -> str | None:
     """The publisher's own change note, when it declared a change since the stored version."""
     history = getattr(doc, "change_history", None) or []
     if doc.updated and doc.updated != existing.get("updated"):
+        # Strictly later: a note dated at the stored update belongs to the stored version.
         notes = [
             h.get("note")
             for h in history
-            if h.get("public_timestamp", "") >= (existing.get("updated") or "")
+            if (h.get("public_timestamp") or "") > (existing.get("updated") or "")
         ]
         return "; ".join(n for n in notes if n) or f"publisher's update date moved to {doc.updated}"
     return None

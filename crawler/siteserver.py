@@ -473,6 +473,28 @@ def wordpress_posts(ex: Exchange) -> Reply:
     return Reply(200, headers, json.dumps(chunk).encode())
 
 
+@handler("govuk_search")
+def govuk_search(ex: Exchange) -> Reply:
+    """A GOV.UK Search API (`/api/search.json`) over the `results` list in the JSON `file`.
+
+    Honours `start` and `count` (default 10), newest `public_timestamp` first, with `total` and
+    `start` in the answer as GOV.UK gives them; filters are ignored (a crawler must cope).
+    """
+    page = ex.site.page(str(ex.route["file"]))
+    if page is None:
+        return not_found(ex)
+    results = json.loads(page[0])["results"]
+    results.sort(key=lambda result: result.get("public_timestamp", ""), reverse=True)
+    query = {key: values[-1] for key, values in parse_qs(ex.query).items()}
+    try:
+        start = max(0, int(query.get("start", 0)))
+        count = max(0, int(query.get("count", 10)))
+    except ValueError:
+        return Reply(422, {"Content-Type": "application/json"}, b'{"error": "bad start or count"}')
+    answer = {"results": results[start : start + count], "total": len(results), "start": start}
+    return Reply(200, {"Content-Type": "application/json"}, json.dumps(answer).encode())
+
+
 def _wp_error(code: str, message: str, status: int) -> Reply:
     body = json.dumps({"code": code, "message": message, "data": {"status": status}}).encode()
     return Reply(status, {"Content-Type": "application/json; charset=UTF-8"}, body)
