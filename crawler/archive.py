@@ -625,20 +625,30 @@ def backoff_until(at: str, fail_count: int) -> str | None:
     return (datetime.fromisoformat(at) + timedelta(hours=hours)).isoformat(timespec="seconds")
 
 
+def record_event(
+    db: sqlite_utils.Database,
+    document_id: int,
+    kind: str,
+    at: str,
+    run_id: int | None,
+    detail: str,
+    status: str | None = None,
+) -> None:
+    """A dated `events` row for a document, and its new `status` when the event changes it."""
+    if status is not None:
+        db["documents"].update(document_id, {"status": status})
+    db["events"].insert(
+        {"document_id": document_id, "kind": kind, "at": at, "run_id": run_id, "detail": detail}
+    )
+
+
 def mark_gone(db: sqlite_utils.Database, url: str, status: int, run_id: int, at: str) -> None:
     """A known document that answers 404/410 is marked removed, with a dated event; kept whole."""
     document = row(db, "select id, status from documents where url = ?", [url])
     if not document or document["status"] == "removed":
         return
-    db["documents"].update(document["id"], {"status": "removed"})
-    db["events"].insert(
-        {
-            "document_id": document["id"],
-            "kind": "removed",
-            "at": at,
-            "run_id": run_id,
-            "detail": f"the page answered HTTP {status}",
-        }
+    record_event(
+        db, document["id"], "removed", at, run_id, f"the page answered HTTP {status}", "removed"
     )
 
 
@@ -795,26 +805,18 @@ def _store_document(
             db["documents"].update(document_id, fields)
             _insert_version(db, document_id, snapshot, doc, digest, diff=diff, declared=declared)
             if not first:
-                db["events"].insert(
-                    {
-                        "document_id": document_id,
-                        "kind": "edited",
-                        "at": seen_at,
-                        "run_id": snapshot["run_id"],
-                        "detail": f"declared: {declared}" if declared else "undeclared edit",
-                    }
-                )
+                detail = f"declared: {declared}" if declared else "undeclared edit"
+                record_event(db, document_id, "edited", seen_at, snapshot["run_id"], detail)
             outcome = "new" if first else "changed"
         if existing["status"] == "removed":
-            db["documents"].update(document_id, {"status": "live"})
-            db["events"].insert(
-                {
-                    "document_id": document_id,
-                    "kind": "restored",
-                    "at": seen_at,
-                    "run_id": snapshot["run_id"],
-                    "detail": "the page answers again",
-                }
+            record_event(
+                db,
+                document_id,
+                "restored",
+                seen_at,
+                snapshot["run_id"],
+                "the page answers again",
+                "live",
             )
     if doc.withdrawn:
         _mark_withdrawn(db, document_id, doc.withdrawn, snapshot)
@@ -856,15 +858,14 @@ def _mark_withdrawn(db, document_id: int, notice: str, snapshot: dict) -> None:
     found = row(db, "select status from documents where id = ?", [document_id])
     if found and found["status"] == "withdrawn":
         return
-    db["documents"].update(document_id, {"status": "withdrawn"})
-    db["events"].insert(
-        {
-            "document_id": document_id,
-            "kind": "withdrawn",
-            "at": snapshot["fetched_at"],
-            "run_id": snapshot["run_id"],
-            "detail": notice,
-        }
+    record_event(
+        db,
+        document_id,
+        "withdrawn",
+        snapshot["fetched_at"],
+        snapshot["run_id"],
+        notice,
+        "withdrawn",
     )
 
 
@@ -1044,15 +1045,14 @@ def reconcile_sitemap_listing(
             db.execute("update urls set listed_run_id = null where url = ?", [url])
             document = row(db, "select id from documents where url = ? and status = 'live'", [url])
             if document:
-                db["documents"].update(document["id"], {"status": "removed"})
-                db["events"].insert(
-                    {
-                        "document_id": document["id"],
-                        "kind": "removed",
-                        "at": at,
-                        "run_id": run_id,
-                        "detail": "no longer listed in the source's sitemap",
-                    }
+                record_event(
+                    db,
+                    document["id"],
+                    "removed",
+                    at,
+                    run_id,
+                    "no longer listed in the source's sitemap",
+                    "removed",
                 )
                 counts["removed"] += 1
         for url in listed - previously:
@@ -1060,15 +1060,14 @@ def reconcile_sitemap_listing(
                 db, "select id from documents where url = ? and status = 'removed'", [url]
             )
             if document:
-                db["documents"].update(document["id"], {"status": "live"})
-                db["events"].insert(
-                    {
-                        "document_id": document["id"],
-                        "kind": "restored",
-                        "at": at,
-                        "run_id": run_id,
-                        "detail": "listed in the source's sitemap again",
-                    }
+                record_event(
+                    db,
+                    document["id"],
+                    "restored",
+                    at,
+                    run_id,
+                    "listed in the source's sitemap again",
+                    "live",
                 )
                 counts["restored"] += 1
     return counts
