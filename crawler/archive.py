@@ -12,9 +12,11 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +343,7 @@ def open_archive(path: str | Path, create: bool = True) -> sqlite_utils.Database
 def ensure_schema(db: sqlite_utils.Database) -> None:
     """Create missing tables, columns, indexes, FTS and triggers; record the schema version."""
     existing = set(db.table_names())
-    with db.conn:
+    with transaction(db):
         for name, spec in TABLES.items():
             table = db[name]
             if name not in existing:
@@ -372,7 +374,7 @@ def _narrow_fts_update_trigger(db: sqlite_utils.Database) -> None:
     )
     if found and "UPDATE OF" in found["sql"]:
         return
-    with db.conn:
+    with transaction(db):
         db.execute("drop trigger if exists documents_au")
         db.execute(
             """create trigger documents_au after update of title, text on documents begin
@@ -381,6 +383,65 @@ def _narrow_fts_update_trigger(db: sqlite_utils.Database) -> None:
             insert into documents_fts (rowid, title, text) values (new.rowid, new.title, new.text);
             end"""
         )
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """One SQLite transaction around a batch of writes, rolled back whole on any error.
+
+    Archive connections run in autocommit mode (sqlite-utils' savepoints need it), where
+    `with conn:` opens no transaction at all: every statement would commit on its own, a kill
+    could separate a snapshot from its bookkeeping, and each commit costs a WAL write. Inside an
+    open transaction this joins it.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite rolls back by itself when it cannot write (a full disk)
+        raise
+
+
+def insert_row(db: sqlite_utils.Database, table: str, record: dict[str, Any]) -> int:
+    """Insert one row of plain values and return its rowid.
+
+    The crawl and extract stages write a few rows per page; sqlite-utils' `insert` checks the
+    table's existence and types and opens a savepoint each time, which cost more than the write.
+    Schema work stays with sqlite-utils.
+    """
+    names = ", ".join(f"[{name}]" for name in record)
+    marks = ", ".join("?" * len(record))
+    cursor = db.conn.execute(
+        f"insert into [{table}] ({names}) values ({marks})", list(record.values())
+    )
+    return int(cursor.lastrowid)
+
+
+def upsert_row(db: sqlite_utils.Database, table: str, record: dict[str, Any], pk: str) -> None:
+    """Insert a row, or update only the given columns of the row with the same `pk`."""
+    names = ", ".join(f"[{name}]" for name in record)
+    marks = ", ".join("?" * len(record))
+    updates = ", ".join(f"[{name}] = excluded.[{name}]" for name in record if name != pk)
+    db.conn.execute(
+        f"insert into [{table}] ({names}) values ({marks}) "
+        f"on conflict([{pk}]) do update set {updates}",
+        list(record.values()),
+    )
+
+
+def update_row(db: sqlite_utils.Database, table: str, pk: int, record: dict[str, Any]) -> None:
+    """Set the given columns of one row by its integer primary key."""
+    sets = ", ".join(f"[{name}] = ?" for name in record)
+    db.conn.execute(f"update [{table}] set {sets} where rowid = ?", [*record.values(), pk])
 
 
 def row(db: sqlite_utils.Database, sql: str, params: Iterable[Any] | dict = ()) -> dict | None:
@@ -414,12 +475,12 @@ def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
         }
         for s in sources
     ]
-    with db.conn:
+    with transaction(db):
         db["sources"].upsert_all(records, pk="id")
 
 
 def start_run(db: sqlite_utils.Database, source_ids: list[str], pid: int, host: str) -> int:
-    with db.conn:
+    with transaction(db):
         table = db["runs"].insert(
             {
                 "started_at": now(),
@@ -440,7 +501,7 @@ def start_run(db: sqlite_utils.Database, source_ids: list[str], pid: int, host: 
 
 
 def update_run(db: sqlite_utils.Database, run_id: int, **values: Any) -> None:
-    with db.conn:
+    with transaction(db):
         db["runs"].update(run_id, values)
 
 
@@ -544,17 +605,19 @@ def write_crawl_batch(
     kill between batches never leaves a snapshot without its bookkeeping or the reverse.
     """
     ids: list[int] = []
-    with db.conn:
+    with transaction(db):
         for snap in snapshots:
             body = snap.pop("body")
             record = {k: v for k, v in snap.items() if k != "declared_modified"}
             record["body"] = compress(body)
             record["body_size"] = len(body)
             record["body_sha256"] = hashlib.sha256(body).hexdigest()
-            snapshot_id = int(db["snapshots"].insert(record).last_pk)
+            snapshot_id = insert_row(db, "snapshots", record)
             ids.append(snapshot_id)
             for url in {snap["url"], snap["final_url"]}:
-                db["urls"].upsert(
+                upsert_row(
+                    db,
+                    "urls",
                     {
                         "url": url,
                         "source_id": snap["source_id"],
@@ -570,10 +633,12 @@ def write_crawl_batch(
                         "last_error": None,
                         "declared_modified": snap.get("declared_modified"),
                     },
-                    pk="url",
+                    "url",
                 )
         for item in not_modified:
-            db["urls"].upsert(
+            upsert_row(
+                db,
+                "urls",
                 {
                     "url": item["url"],
                     "last_fetched_at": item["at"],
@@ -587,7 +652,7 @@ def write_crawl_batch(
                         else {}
                     ),
                 },
-                pk="url",
+                "url",
             )
             db.execute(
                 "update documents set last_seen = ? where url = ? or url = ?",
@@ -664,7 +729,7 @@ def not_modified_since(db: sqlite_utils.Database, url: str) -> dict | None:
 
 
 def record_declared_modified(db: sqlite_utils.Database, url: str, modified: str) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute("update urls set declared_modified = ? where url = ?", [modified, url])
 
 
@@ -690,7 +755,7 @@ def snapshot_for_extraction(db: sqlite_utils.Database, snapshot_id: int) -> dict
 
 def mark_extraction_failed(db: sqlite_utils.Database, snapshot: dict, reason: str) -> None:
     """An unreadable document: the snapshot is done with, and the reason is a `failures` row."""
-    with db.conn:
+    with transaction(db):
         db["snapshots"].update(snapshot["id"], {"extracted_at": now(), "extract_error": reason})
         db["failures"].insert(
             {
@@ -714,14 +779,14 @@ def store_documents(
     started again; the first snapshot of each such document seen here resets its history.
     """
     counts: dict[str, Any] = {"new": 0, "changed": 0, "same": 0, "touched": set()}
-    with db.conn:
+    with transaction(db):
         for snapshot, doc, minhash in results:
             outcome, document_id = _store_document(db, snapshot, doc, rebuilding)
             counts[outcome] += 1
             if outcome != "same":
                 counts["touched"].add(document_id)
                 store_signature(db, document_id, minhash)
-            db["snapshots"].update(snapshot["id"], {"extracted_at": now(), "extract_error": None})
+            update_row(db, "snapshots", snapshot["id"], {"extracted_at": now(), "extract_error": None})
     return counts
 
 
@@ -773,7 +838,7 @@ def _store_document(
             version_count=1,
             status="live",
         )
-        document_id = int(db["documents"].insert(fields).last_pk)
+        document_id = insert_row(db, "documents", fields)
         _insert_version(db, document_id, snapshot, doc, digest, diff=None, declared=None)
         outcome = "new"
     else:
@@ -783,7 +848,7 @@ def _store_document(
         if existing["content_hash"] == digest:
             # Title and text are unchanged: leave them out, so the FTS index is not rebuilt.
             unchanged = {k: v for k, v in fields.items() if k not in ("title", "text")}
-            db["documents"].update(document_id, unchanged)
+            update_row(db, "documents", document_id, unchanged)
             outcome = "same"
         else:
             previous = row(
@@ -802,7 +867,7 @@ def _store_document(
             )
             declared = None if first else _declared_change(doc, existing)
             fields.update(last_changed=seen_at, version_count=(existing["version_count"] or 0) + 1)
-            db["documents"].update(document_id, fields)
+            update_row(db, "documents", document_id, fields)
             _insert_version(db, document_id, snapshot, doc, digest, diff=diff, declared=declared)
             if not first:
                 detail = f"declared: {declared}" if declared else "undeclared edit"
@@ -825,7 +890,9 @@ def _store_document(
 
 
 def _insert_version(db, document_id, snapshot, doc, digest, diff, declared) -> None:
-    db["versions"].insert(
+    insert_row(
+        db,
+        "versions",
         {
             "document_id": document_id,
             "seen_at": snapshot["fetched_at"],
@@ -886,6 +953,9 @@ FIGURE_COLUMNS = (
 )
 
 
+_figure_values = attrgetter(*FIGURE_COLUMNS)
+
+
 def _insert_rows(
     db: sqlite_utils.Database, table: str, columns: tuple[str, ...], rows_: list
 ) -> None:
@@ -908,7 +978,7 @@ def _replace_children(db: sqlite_utils.Database, document_id: int, doc: Any) -> 
         db,
         "figures",
         ("document_id", *FIGURE_COLUMNS),
-        [(document_id, *(getattr(f, c) for c in FIGURE_COLUMNS)) for f in doc.figures],
+        [(document_id, *_figure_values(f)) for f in doc.figures],
     )
     _insert_rows(
         db,
@@ -957,7 +1027,7 @@ def resolve_links(db: sqlite_utils.Database) -> list[tuple[int, int]]:
 
     Returns the (citing, cited) document pairs newly connected, for figure checks.
     """
-    with db.conn:
+    with transaction(db):
         pending = list(
             db.execute(
                 """select l.id, l.document_id, d.id from links l
@@ -995,7 +1065,7 @@ def replace_figure_checks(
 
     A pair compared with no match still gets one row (status 'none') so it is not compared again.
     """
-    with db.conn:
+    with transaction(db):
         db.execute(
             "delete from figure_checks where document_id = ? and cited_document_id = ?",
             [document_id, cited_document_id],
@@ -1015,7 +1085,7 @@ def replace_figure_checks(
 
 def mark_seen(db: sqlite_utils.Database, urls: list[str], at: str) -> None:
     """Documents still listed with an unchanged date were seen this run, though not fetched."""
-    with db.conn:
+    with transaction(db):
         db.conn.executemany(
             "update documents set last_seen = ? where url = ?", [(at, url) for url in urls]
         )
@@ -1028,7 +1098,7 @@ def reconcile_sitemap_listing(
     those that came back are restored, each with a dated event. Nothing is deleted."""
     at = now()
     counts = {"removed": 0, "restored": 0}
-    with db.conn:
+    with transaction(db):
         previously = {
             url
             for (url,) in db.execute(
@@ -1075,7 +1145,7 @@ def reconcile_sitemap_listing(
 
 def sync_entities(db: sqlite_utils.Database, entities: Iterable[Any]) -> None:
     """Upsert the gazetteer into `entities`, so mentions facet and label by name."""
-    with db.conn:
+    with transaction(db):
         db["entities"].upsert_all(
             (
                 {
@@ -1099,11 +1169,11 @@ def signatures(db: sqlite_utils.Database) -> Iterator[tuple[int, bytes]]:
 
 
 def store_signature(db: sqlite_utils.Database, document_id: int, minhash: bytes) -> None:
-    db["signatures"].upsert({"document_id": document_id, "minhash": minhash}, pk="document_id")
+    upsert_row(db, "signatures", {"document_id": document_id, "minhash": minhash}, "document_id")
 
 
 def set_duplicate_of(db: sqlite_utils.Database, pairs: list[tuple[int, int | None]]) -> None:
-    with db.conn:
+    with transaction(db):
         for document_id, original in pairs:
             db.execute(
                 "update documents set duplicate_of = ? where id = ?", [original, document_id]
@@ -1235,7 +1305,7 @@ def documents_matching(db: sqlite_utils.Database, query: str, document_ids: list
 
 def insert_alerts(db: sqlite_utils.Database, alerts: list[dict]) -> None:
     """Insert alert rows, ignoring any already recorded for the same watch, document, reason and run."""
-    with db.conn:
+    with transaction(db):
         db["alerts"].insert_all(alerts, ignore=True)
 
 
@@ -1258,7 +1328,7 @@ def alerts_of_run(db: sqlite_utils.Database, run_id: int, watches: list[str]) ->
 
 
 def mark_alerts_delivered(db: sqlite_utils.Database, alert_ids: list[int], at: str) -> None:
-    with db.conn:
+    with transaction(db):
         db.execute(
             "update alerts set delivered_at = ? where id in (select value from json_each(?))",
             [at, to_json(alert_ids)],

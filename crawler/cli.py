@@ -154,12 +154,15 @@ def extract(everything, workers, db_path) -> None:
     from crawler.extracting import extract_pending
 
     open_db(db_path, create=False).conn.close()
-    report = extract_pending(
-        db_path,
-        everything=everything,
-        workers=workers,
-        progress=_bar("extracting") if interactive() else None,
-    )
+    try:
+        report = extract_pending(
+            db_path,
+            everything=everything,
+            workers=workers,
+            progress=_bar("extracting") if interactive() else None,
+        )
+    except archive.ArchiveError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(
         f"extracted {report.extracted} snapshots ({report.new} new, {report.changed} changed, "
         f"{report.unchanged} unchanged documents), {report.failed} failed, in {report.seconds:.1f} s"

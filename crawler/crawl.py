@@ -80,7 +80,10 @@ def crawl(
         if extract and not stopped:
             from crawler.extracting import extract_pending
 
-            extract_pending(db_path, progress=_bar("extracting") if progress else None)
+            try:
+                extract_pending(db_path, progress=_bar("extracting") if progress else None)
+            except archive.ArchiveError as exc:
+                _give_up(db, run_id, folder, stats, str(exc))
         counts = archive.run_counts(db, run_id)
         counts["not_modified"] = int(stats.get("oversight/not_modified", 0))
         counts["skipped_unchanged"] = int(stats.get("oversight/skipped_unchanged", 0))

@@ -167,7 +167,10 @@ def extract_pending(
             _store(db, results, rebuilding, report, touched)
             if progress:
                 progress(position, len(ids))
-    after_extraction(db, touched)
+    try:
+        after_extraction(db, touched)
+    except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+        raise archive.ArchiveError(f"archive write failed after extraction: {exc}") from exc
     report.seconds = time.monotonic() - started
     db.conn.close()
     return report
@@ -182,6 +185,20 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def _store(
+    db: sqlite_utils.Database,
+    results: list,
+    rebuilding: set[int],
+    report: ExtractReport,
+    touched: set[int],
+) -> None:
+    try:
+        _write(db, results, rebuilding, report, touched)
+    except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+        # A full disk or a broken archive: the batch rolled back whole; stop with one line.
+        raise archive.ArchiveError(f"archive write failed, extraction stopped: {exc}") from exc
+
+
+def _write(
     db: sqlite_utils.Database,
     results: list,
     rebuilding: set[int],

@@ -75,5 +75,11 @@ def crawl_settings(
         source.id: {"concurrency": source.concurrency, "delay": source.delay, "jitter": 0}
         for source in sources
     }
+    # Scrapy keeps this many idle keep-alive connections per host (and closes the rest after
+    # each response); every request of ours runs in its source's slot, so the pool has to be as
+    # large as the largest slot or a source crawling 8 at a time opens a connection per page.
+    settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = max(
+        [1, *(source.concurrency for source in sources)]
+    )
     settings.update(overrides or {})
     return settings

@@ -34,6 +34,10 @@ from extract.records import Document, ExtractionError, Link
 # finds three times as much or more.
 _SHORT_TEXT = 1000
 
+# trafilatura's own fallbacks (readability, jusText) cost a third of its time and change the
+# result only when its first pass found little: they run only below this length.
+_CHECK_FALLBACKS = 2000
+
 _CONFIG = use_config()
 
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -166,7 +170,9 @@ def _base_url(tree: HtmlElement, url: str) -> str | None:
 
 
 def _trafilatura(tree: HtmlElement) -> Any:
-    precise = _bare(tree, precision=True)
+    precise = _bare(tree, precision=True, fast=True)
+    if precise is None or len(precise.text or "") < _CHECK_FALLBACKS:
+        precise = _bare(tree, precision=True)
     if precise is None or len(precise.text or "") < _SHORT_TEXT:
         balanced = _bare(tree, precision=False)
         if balanced is not None and (
@@ -176,7 +182,7 @@ def _trafilatura(tree: HtmlElement) -> Any:
     return precise
 
 
-def _bare(tree: HtmlElement, precision: bool) -> Any:
+def _bare(tree: HtmlElement, precision: bool, fast: bool = False) -> Any:
     # No URL is passed: trafilatura would resolve links against the site root only, ignoring
     # the page's path and <base href>; _render resolves them properly. Metadata is read here
     # rather than by trafilatura, whose byline and date searches cost more than its extraction.
@@ -187,6 +193,7 @@ def _bare(tree: HtmlElement, precision: bool) -> Any:
         comments=False,
         links=True,
         tables=True,
+        fast=fast,
     )
     try:
         return trafilatura.bare_extraction(tree, options=options)

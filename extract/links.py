@@ -7,6 +7,7 @@ citation can be matched to the archived document it points at.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
 
 from url_normalize import url_normalize
@@ -31,6 +32,7 @@ def _is_tracking(name: str) -> bool:
     return name.startswith("utm_") or name in _TRACKING_PARAMS
 
 
+@lru_cache(maxsize=65536)
 def normalize_url(url: str) -> str:
     """A canonical form of `url` for matching, never for fetching.
 

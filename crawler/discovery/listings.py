@@ -6,23 +6,40 @@ this module only reads them, in page order, so "newest first" listings stay newe
 
 from __future__ import annotations
 
-from lxml import etree, html
+import re
+from collections.abc import Callable
+from html import unescape
+
+from lxml import etree
 from w3lib.encoding import html_to_unicode
 from w3lib.html import get_meta_refresh
 
 from crawler.discovery import Candidate, absolute_http_url
 
-__all__ = ["extract_links", "meta_refresh_target"]
+__all__ = ["LinkScreen", "extract_links", "meta_refresh_target"]
 
 _LINK_TAGS = ("a", "area")
 
+#: Site-relative links resolved so far, by (origin, href); emptied past _SITE_LINKS_MAX entries.
+_SITE_LINKS: dict[tuple[str, str], str | None] = {}
+_SITE_LINKS_MAX = 100_000
 
-def extract_links(body: bytes, url: str, limit: int = 20000) -> list[Candidate]:
+
+def extract_links(
+    body: bytes,
+    url: str,
+    limit: int = 20000,
+    screen: LinkScreen | None = None,
+) -> list[Candidate]:
     """Every distinct http(s) link on the page, resolved against `<base href>` and `url`.
 
     Fragments are dropped (a link to `#comments` is the page itself) and at most `limit`
     links are returned: a page with 100,000 links costs one parse, not 100,000 candidates.
+    With a `screen`, only links it wants are returned (and counted against `limit`), and a
+    page whose raw hrefs hold nothing wanted is not parsed at all.
     """
+    if screen is not None and not screen.may_link(body, url):
+        return []
     root = _parse(body)
     if root is None:
         return []
@@ -33,21 +50,101 @@ def extract_links(body: bytes, url: str, limit: int = 20000) -> list[Candidate]:
             base = absolute_http_url(href, url) or url
             break
     links: list[Candidate] = []
+    hrefs: set[str] = set()
     seen: set[str] = set()
     for element in root.iter(*_LINK_TAGS):
-        link = absolute_http_url(element.get("href"), base)
+        href = element.get("href")
+        if href is None or href in hrefs:
+            continue
+        hrefs.add(href)
+        link = _resolve_href(href, base)
         if link is None or link in seen:
             continue
         seen.add(link)
-        anchor = " ".join(element.text_content().split()) or element.get("alt") or None
+        if screen is not None and not screen.wanted(link):
+            continue
+        anchor = " ".join("".join(element.itertext()).split()) or element.get("alt") or None
         links.append(Candidate(link, title=element.get("title") or None, anchor=anchor))
         if len(links) >= limit:
             break
     return links
 
 
+def _resolve_href(href: str, base: str) -> str | None:
+    if href[:1] == "/" and href[:2] != "//":
+        # Menus and footers repeat the same site-relative links on every page.
+        if len(_SITE_LINKS) > _SITE_LINKS_MAX:
+            _SITE_LINKS.clear()
+        key = (_origin(base), href)
+        link = _SITE_LINKS.get(key, "")
+        if link == "":
+            link = _SITE_LINKS[key] = absolute_http_url(href, base)
+        return link
+    return absolute_http_url(href, base)
+
+
+# Any `href=` in the page, in tags, comments or scripts alike: a superset of the parser's links.
+_RAW_HREF = re.compile(rb"""href\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+)""")
+
+
+class LinkScreen:
+    """A source's test for links worth a request, remembering the raw hrefs it refused.
+
+    The spider reads every document page for links to more documents, and on most pages every
+    link is a menu, a footer or an article already queued. Once a page's hrefs have been
+    refused, the next page repeating them is settled by a byte scan and a set difference,
+    without parsing. The screen only ever errs towards parsing: a page with `<base href>`, an
+    upper-case `HREF`, a UTF-16/32 body or a non-ASCII href is parsed, and an href with
+    character references is tried both as written and decoded.
+    """
+
+    def __init__(self, wanted: Callable[[str], bool], remember: int = 200_000):
+        self.wanted = wanted
+        self.remember = remember
+        self.refused: dict[str, set[bytes]] = {}
+        self.remembered = 0
+
+    def may_link(self, body: bytes, url: str) -> bool:
+        """False only when no href on the page, resolved against `url`, is wanted."""
+        lowered = body.lower()
+        if (
+            b"\x00" in body[:512]
+            or b"<base" in lowered
+            or lowered.count(b"href") != body.count(b"href")
+        ):
+            return True
+        if self.remembered > self.remember:
+            self.refused.clear()
+            self.remembered = 0
+        refused = self.refused.setdefault(_origin(url), set())
+        for raw in set(_RAW_HREF.findall(body)) - refused:
+            value = raw[1:-1] if raw[:1] in b"\"'" else raw
+            if not value.isascii():
+                return True
+            href = value.decode("ascii")
+            for variant in (href, unescape(href)) if "&" in href else (href,):
+                link = _resolve_href(variant, url)
+                if link is not None and self.wanted(link):
+                    return True
+            if value[:1] == b"/" or value[:4] == b"http":
+                refused.add(raw)  # resolves the same on every page of this origin
+                self.remembered += 1
+        return False
+
+
+def _origin(url: str) -> str:
+    """`scheme://host:port` of an absolute URL (the whole URL when it has no path)."""
+    scheme_end = url.find("://")
+    path_start = url.find("/", scheme_end + 3) if scheme_end > 0 else -1
+    return url if path_start < 0 else url[:path_start]
+
+
 def meta_refresh_target(body: bytes, url: str) -> str | None:
     """The absolute http(s) URL a `<meta http-equiv="refresh">` sends the reader to, if any."""
+    if b"\x00" not in body[:512] and b"refresh" not in body.lower():
+        # Decoding the whole page to find no refresh costs more than this scan; UTF-16 and
+        # UTF-32 pages (NULs between the letters) are decoded as before.
+        return None
     _, text = html_to_unicode(None, body)
     _, target = get_meta_refresh(text, baseurl=url)
     return absolute_http_url(target, url) if target else None
@@ -58,7 +155,8 @@ def _parse(body: bytes) -> etree._Element | None:
     if not body.strip():
         return None
     _, text = html_to_unicode(None, body)
-    parser = html.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=False)
+    # lxml's plain HTML parser: the `lxml.html` one builds a Python element class per node.
+    parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=False)
     try:
         root = etree.fromstring(text.encode("utf-8", "replace"), parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):

@@ -27,7 +27,7 @@ from crawler.discovery.apis import (
     wordpress_posts_url,
 )
 from crawler.discovery.feeds import parse_feed
-from crawler.discovery.listings import extract_links, meta_refresh_target
+from crawler.discovery.listings import LinkScreen, extract_links, meta_refresh_target
 from crawler.discovery.sitemaps import parse_sitemap
 from crawler.failures import describe_failure
 from crawler.guards import refusal
@@ -37,6 +37,7 @@ from crawler.sources import Source
 #: Statuses that reach the spider instead of being filtered, so each ends as a row.
 HANDLED_STATUSES = [304, *range(400, 600)]
 DISCOVERY_ROLES = ("feed", "sitemap", "listing", "api")
+UNWANTED_MAX = 200_000  # refused hrefs remembered per source and page kind (~20 MB at most)
 
 
 def utcnow() -> str:
@@ -62,6 +63,7 @@ class MonitorSpider(scrapy.Spider):
         self.skip_urls = skip_urls or set()
         self.listing_pages: Counter[str] = Counter()
         self.considered: set[str] = set()
+        self.screens: dict[tuple[str, bool], LinkScreen] = {}
         self.skipped_unchanged: list[str] = []  # still listed and unchanged: seen, not fetched
         # Sitemap entries per source this run, and sources whose sitemaps were not all read: only
         # a complete listing can show that a document was taken down.
@@ -307,21 +309,38 @@ class MonitorSpider(scrapy.Spider):
         if not reads_links:
             return
         page_date = response.meta.get("linked_date")
-        for link in extract_links(response.body, response.url):
+        screen = self.link_screen(source, listing=role == "listing")
+        for link in extract_links(response.body, response.url, screen=screen):
             if source.matches_document(link.url):
                 candidate = Candidate(url=link.url, published=page_date, anchor=link.anchor)
                 yield from self.request(link.url, source, "document", candidate=candidate)
-            elif role == "listing" and source.is_listing(link.url):
-                if self.listing_pages[source.id] >= source.max_pages:
-                    if source.id not in self.limit_reported:
-                        self.limit_reported.add(source.id)
-                        reason = (
-                            f"listing page limit reached ({source.max_pages} pages this run; "
-                            "raise max_pages in sources.toml if the site really is that big)"
-                        )
-                        yield self.failure(source.id, link.url, "listing", reason)
-                    continue
+            elif self.listing_pages[source.id] >= source.max_pages:
+                if source.id not in self.limit_reported:
+                    self.limit_reported.add(source.id)
+                    reason = (
+                        f"listing page limit reached ({source.max_pages} pages this run; "
+                        "raise max_pages in sources.toml if the site really is that big)"
+                    )
+                    yield self.failure(source.id, link.url, "listing", reason)
+            else:
                 yield from self.request(link.url, source, "listing")
+
+    def link_screen(self, source: Source, listing: bool) -> LinkScreen:
+        """Which links on a page are worth a request: documents, and listings on a listing page.
+
+        Links already considered this run are refused before any pattern is tried, and the
+        screen remembers refused hrefs so repeated menus cost no parse (see `LinkScreen`).
+        """
+        key = (source.id, listing)
+        if key not in self.screens:
+
+            def wanted(url: str) -> bool:
+                if url in self.considered:
+                    return False
+                return source.matches_document(url) or (listing and source.is_listing(url))
+
+            self.screens[key] = LinkScreen(wanted, remember=UNWANTED_MAX)
+        return self.screens[key]
 
     def failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request

@@ -35,8 +35,148 @@ WORDS = (
     "the of and to in a for was were that with on by as at from this which have has been"
 ).split()
 
+TOPICS = (
+    "misconduct vetting custody complaints stop-and-search firearms domestic-abuse "
+    "corruption training workforce recruitment neighbourhood-policing cyber-crime fraud "
+    "roads-policing public-order counter-terrorism child-protection"
+).split()
 
-def article(i: int, rng: random.Random) -> str:
+FIGURES = (
+    "{a} of {b} referrals",
+    "{a} out of {b} cases",
+    "{p}% of complaints",
+    "£{m} million",
+    "{a} officers",
+    "up {p}% on the previous year",
+    "between {y} and {y2}",
+    "on {d} March {y2}",
+    "{a} people",
+    "more than double the {a2} recorded",
+)
+
+
+def _figure(rng: random.Random) -> str:
+    a = rng.randint(2, 900)
+    return rng.choice(FIGURES).format(
+        a=a,
+        a2=a // 2 + 1,
+        b=rng.randint(900, 5000),
+        p=rng.randint(1, 99),
+        m=f"{rng.randint(1, 40)}.{rng.randint(0, 9)}",
+        y=rng.randint(2015, 2022),
+        y2=rng.randint(2023, 2025),
+        d=rng.randint(1, 28),
+    )
+
+
+def _sentence(rng: random.Random, figure: bool) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(10, 24))]
+    if figure:
+        words.insert(rng.randint(0, len(words)), _figure(rng))
+    return " ".join(words).capitalize() + "."
+
+
+def _menu(rng: random.Random, prefix: str, count: int) -> str:
+    return "".join(
+        f'<li class="menu-item"><a class="menu-link" href="/{prefix}/{rng.choice(TOPICS)}/'
+        f'{n}/">{rng.choice(TOPICS).replace("-", " ").title()}</a></li>'
+        for n in range(count)
+    )
+
+
+def _script(rng: random.Random, size: int) -> str:
+    parts = []
+    while sum(map(len, parts)) < size:
+        name = rng.choice(TOPICS).replace("-", "_")
+        parts.append(
+            f"window.dataLayer=window.dataLayer||[];function {name}{len(parts)}(e){{var t="
+            f'document.querySelectorAll("[data-{name}]");for(var n=0;n<t.length;n++)'
+            f't[n].addEventListener("click",function(){{dataLayer.push({{event:"{name}"}})}})}}'
+        )
+    return "".join(parts)
+
+
+def _style(rng: random.Random, size: int) -> str:
+    parts = []
+    while sum(map(len, parts)) < size:
+        parts.append(
+            f".c-{rng.choice(TOPICS)}-{len(parts)}{{margin:0 auto;padding:{rng.randint(0, 24)}px;"
+            f"font:400 1rem/1.5 Arial,sans-serif;color:#{rng.randint(0, 0xFFFFFF):06x}}}"
+        )
+    return "".join(parts)
+
+
+def article(i: int, rng: random.Random, pages: int = 2000) -> str:
+    """A news or watchdog page of about 50 KB shaped like the real ones in ../shared/benchmarks.
+
+    Those have a median of about 3 KB of article text and a dozen figures inside 115 KB of
+    scripts, styles, menus and teasers; this page keeps those proportions at the size the issue
+    names: roughly 4 KB of article text (between the median and the mean) with a figure in every third sentence, the rest page
+    furniture that extraction has to see past.
+    """
+    title = f"Bulletin {i}: findings on force {i % 43}"
+    published = f"2024-0{1 + i % 9}-1{i % 9}T09:00:00Z"
+    paragraphs = []
+    while sum(len(p) for p in paragraphs) < 4_000:
+        sentences = [_sentence(rng, rng.random() < 0.35) for _ in range(rng.randint(2, 5))]
+        paragraphs.append(f"<p>{' '.join(sentences)}</p>")
+        if rng.random() < 0.12:
+            paragraphs.append(f"<h2>{_sentence(rng, False)[:60].rstrip('.')}</h2>")
+    teasers = "".join(
+        f'<li class="teaser"><a href="/bulletins/b{rng.randrange(pages):05d}/">'
+        f'<img src="/img/t{n}.jpg" alt=""><span class="teaser-title">{_sentence(rng, False)}</span>'
+        f"</a><p class=\"teaser-summary\">{_sentence(rng, False)}</p></li>"
+        for n in range(8)
+    )
+    comments = "".join(
+        f'<li class="comment"><span class="comment-author">reader{n}</span>'
+        f"<p>{_sentence(rng, False)}</p></li>"
+        for n in range(rng.randint(0, 6))
+    )
+    return textwrap.dedent(f"""\
+        <!doctype html><html lang="en"><head><meta charset="utf-8">
+        <title>{title} | Bench Watchdog</title>
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta name="description" content="{_sentence(rng, False)}">
+        <meta property="og:title" content="{title}">
+        <meta property="og:type" content="article">
+        <meta property="article:published_time" content="{published}">
+        <link rel="stylesheet" href="/assets/site.css">
+        <style>{_style(rng, 9_000)}</style>
+        <script type="application/ld+json">{{"@context": "https://schema.org",
+          "@type": "NewsArticle", "headline": "{title}", "datePublished": "{published}",
+          "author": {{"@type": "Person", "name": "Press Office"}}}}</script>
+        <script>{_script(rng, 17_000)}</script>
+        </head><body class="page-article">
+        <a class="skip-link" href="#main">Skip to main content</a>
+        <header class="site-header"><a href="/" class="logo">Bench Watchdog</a>
+        <nav class="primary"><ul>{_menu(rng, "topics", 45)}</ul></nav>
+        <form action="/search"><input name="q" placeholder="Search"><button>Search</button></form>
+        </header>
+        <div class="cookie-banner"><p>We use cookies to improve this site.</p>
+        <button>Accept all cookies</button><button>Reject cookies</button></div>
+        <ol class="breadcrumb"><li><a href="/">Home</a></li><li><a href="/bulletins/">News</a></li></ol>
+        <main id="main"><article><h1>{title}</h1>
+        <p class="byline">By Press Office, published <time datetime="{published}">{published[:10]}</time></p>
+        {"".join(paragraphs)}
+        <div class="share"><a href="https://twitter.example/share">Share on X</a>
+        <a href="https://facebook.example/share">Share on Facebook</a></div>
+        </article>
+        <section class="comments"><h2>Comments</h2><ol>{comments}</ol></section>
+        <aside class="related"><h2>Related stories</h2><ul>{teasers}</ul></aside>
+        </main>
+        <footer class="site-footer"><ul>{_menu(rng, "about", 30)}</ul>
+        <p>Sign up to our newsletter. Cookie settings. All content is available under the Open
+        Government Licence v3.0, except where otherwise stated.</p></footer>
+        <script>{_script(rng, 3_000)}</script>
+        </body></html>""")
+
+
+def dense_article(i: int, rng: random.Random, pages: int = 2000) -> str:
+    """The benchmark's first page: 38 KB of article text with a figure every 60 words.
+
+    Kept behind --dense as a worst case for the figure finder; real pages are mostly furniture.
+    """
     paragraphs = []
     while sum(len(p) for p in paragraphs) < 38_000:
         words = [rng.choice(WORDS) for _ in range(rng.randint(40, 90))]
@@ -56,13 +196,14 @@ def article(i: int, rng: random.Random) -> str:
         </body></html>""")
 
 
-def generate(folder: Path, pages: int, lastmod: bool = True) -> None:
+def generate(folder: Path, pages: int, lastmod: bool = True, dense: bool = False) -> None:
     rng = random.Random(pages)
+    page = dense_article if dense else article
     entries = []
     for i in range(pages):
         path = folder / "bulletins" / f"b{i:05d}" / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(article(i, rng))
+        path.write_text(page(i, rng, pages))
         stamp = "<lastmod>2024-05-01T09:00:00+00:00</lastmod>" if lastmod else ""
         entries.append(f"<url><loc>{{{{base}}}}/bulletins/b{i:05d}/</loc>{stamp}</url>")
     (folder / "sitemap.xml").write_text(
@@ -186,12 +327,17 @@ def main() -> None:
     parser.add_argument("--polite-pages", type=int, default=15)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3, help="crawl-stage runs of each side")
+    parser.add_argument(
+        "--dense",
+        action="store_true",
+        help="pages of 38 KB of text with a figure every 60 words instead of realistic pages",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="oversight-bench-") as tmp:
         work = Path(tmp)
         site_dir = work / "site"
-        generate(site_dir, args.pages)
+        generate(site_dir, args.pages, dense=args.dense)
         size = sum(p.stat().st_size for p in site_dir.rglob("*.html")) / args.pages / 1024
         print(f"site: {args.pages} pages, {size:.0f} KB each on average, served on loopback")
         with Site(site_dir, host="127.0.0.9") as site:
