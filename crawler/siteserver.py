@@ -94,6 +94,7 @@ class RequestRecord:
     status: int = 0
     bytes_sent: int = 0  # body bytes written to the socket
     host: str = ""  # the site's address (127.0.0.x)
+    client_port: int = 0  # the client's end of the connection: one per TCP connection
 
     @property
     def user_agent(self) -> str | None:
@@ -523,7 +524,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         site = self.site
         headers = {name.lower(): value for name, value in self.headers.items()}
-        record = RequestRecord(time.time(), self.command, self.path, headers, host=site.host)
+        record = RequestRecord(
+            time.time(),
+            self.command,
+            self.path,
+            headers,
+            host=site.host,
+            client_port=self.client_address[1],
+        )
         site._record(record)
         parts = urlsplit(self.path)
         path = unquote(parts.path) or "/"

@@ -237,3 +237,14 @@ def test_a_second_crawl_of_the_same_archive_is_refused_while_one_runs(tmp_path, 
     finally:
         lock.release()
     assert result.returncode != 0 and "already" in result.stderr
+
+
+def test_parallel_requests_to_a_site_reuse_their_connections(fixture_web, tmp_path):
+    site = fixture_web["watchdog"]
+    sources = make_sources(tmp_path, site, concurrency=4)
+    crawl(sources, tmp_path / "archive.db")
+    requests = [r for r in site.log if r.host == site.host]
+    connections = {r.client_port for r in requests}
+    assert len(requests) >= 10
+    # Four at a time (and robots.txt first): never a new connection per request.
+    assert len(connections) <= 5, (len(connections), len(requests))

@@ -24,7 +24,7 @@ from crawler.discovery.apis import (
     wordpress_posts_url,
 )
 from crawler.discovery.feeds import parse_feed
-from crawler.discovery.listings import extract_links, meta_refresh_target
+from crawler.discovery.listings import LinkScreen, extract_links, meta_refresh_target
 from crawler.discovery.sitemaps import parse_sitemap, sitemaps_from_robots
 from crawler.sources import Api
 
@@ -614,3 +614,73 @@ def test_sitemap_and_feed_with_a_utf8_byte_order_mark_are_read():
 def test_sitemap_with_blank_lines_before_the_xml_declaration_is_forgiven():
     body = b"\n\n  " + SITEMAP_INDEX
     assert len(parse_sitemap(body, "https://w.example/s.xml").sitemaps) == 2
+
+
+# The link screen: skipping the parse must never lose a wanted link
+
+SCREEN_PAGES = [
+    b'<a href="/reports/a.pdf">A</a><a href="/menu/1">Menu</a>',
+    b'<A HREF="/reports/upper.pdf">Upper</A>',
+    b'<a href="/r&#101;ports/entity.pdf">Entity</a><a href="/x?a=1&amp;b=2">q</a>',
+    b"<a href='/reports/single.pdf'>Single</a><a href=/reports/bare.pdf>Bare</a>",
+    b'<head><base href="https://w.example/deep/"></head><a href="reports/based.pdf">Based</a>',
+    b'<!-- <a href="/reports/commented.pdf">old</a> --><a href="/menu/2">Menu</a>',
+    b'<a href="/reports/caf\xc3\xa9.pdf">Caf\xc3\xa9</a>',
+    '<a href="/reports/utf16.pdf">UTF-16</a>'.encode("utf-16"),
+    b'<a title=">" href="/reports/tricky.pdf">Tricky</a>',
+    b'<a\nhref\n=\n"/reports/spaced.pdf">Spaced</a>',
+]
+
+
+def _is_report(url: str) -> bool:
+    return "/reports/" in url and url.endswith(".pdf")
+
+
+@pytest.mark.parametrize("body", SCREEN_PAGES)
+def test_screened_links_are_exactly_the_wanted_links_of_a_full_parse(body):
+    url = "https://w.example/news/story"
+    expected = [c.url for c in extract_links(body, url) if _is_report(c.url)]
+    screen = LinkScreen(_is_report)
+    for _ in range(2):  # the second time the screen remembers what it refused
+        assert [c.url for c in extract_links(body, url, screen=screen)] == expected
+
+
+def test_a_page_of_links_already_refused_is_settled_without_parsing():
+    screen = LinkScreen(_is_report)
+    menu = b"".join(b'<a href="/topics/%d/">Topic</a>' % n for n in range(50))
+    assert not screen.may_link(menu, "https://w.example/a")
+    remembered = screen.remembered
+    assert remembered == 50
+    assert not screen.may_link(menu + b'<a href="/topics/1/">again</a>', "https://w.example/b")
+    assert screen.remembered == remembered
+    assert screen.may_link(menu + b'<a href="/reports/new.pdf">New</a>', "https://w.example/c")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(
+            [
+                '<a href="/reports/{n}.pdf">r</a>',
+                "<a href='/topics/{n}'>t</a>",
+                '<A HREF="reports/{n}.pdf">u</A>',
+                '<a href="/reports/{n}.pdf#p2">f</a>',
+                '<a href="https://w.example/reports/{n}.pdf?a=1&amp;b=2">q</a>',
+                '<area href="/reports/{n}.pdf">',
+                '<link href="/reports/{n}.pdf" rel="alternate">',
+                "<script>var u = 'href=\"/reports/{n}.pdf\"';</script>",
+                '<base href="/other/">',
+                "<p>{n} words</p>",
+            ]
+        ),
+        max_size=12,
+    ),
+    numbers=st.lists(st.integers(0, 5), min_size=12, max_size=12),
+)
+def test_the_screen_agrees_with_a_full_parse_on_generated_pages(parts, numbers):
+    body = "".join(p.format(n=n) for p, n in zip(parts, numbers, strict=False)).encode()
+    screen = LinkScreen(_is_report)
+    url = "https://w.example/news/story"
+    expected = [c.url for c in extract_links(body, url) if _is_report(c.url)]
+    assert [c.url for c in extract_links(body, url, screen=screen)] == expected
+    assert [c.url for c in extract_links(body, url, screen=screen)] == expected

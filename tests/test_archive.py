@@ -1,0 +1,82 @@
+"""The archive's write path: every batch is one transaction, whole or not at all."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from crawler import archive
+
+
+def snapshot(url: str, body: bytes | None, run_id: int) -> dict:
+    return {
+        "url": url,
+        "final_url": url,
+        "source_id": "test",
+        "run_id": run_id,
+        "role": "document",
+        "status": 200,
+        "content_type": "text/html",
+        "etag": '"v1"',
+        "last_modified": None,
+        "headers": "{}",
+        "body": body,
+        "fetched_at": archive.now(),
+        "linked_date": None,
+    }
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = archive.open_archive(tmp_path / "archive.db")
+    archive.sync_sources(db, [])
+    yield db
+    db.conn.close()
+
+
+def counts(db) -> tuple[int, int]:
+    return (
+        db.execute("select count(*) from snapshots").fetchone()[0],
+        db.execute("select count(*) from urls").fetchone()[0],
+    )
+
+
+def test_a_crawl_batch_that_fails_halfway_stores_nothing(db):
+    run_id = archive.start_run(db, ["test"], 1, "host")
+    good = snapshot("https://w.example/a", b"<html>a</html>", run_id)
+    broken = snapshot("https://w.example/b", None, run_id)  # compressing None raises
+    with pytest.raises(TypeError):
+        archive.write_crawl_batch(db, [good, broken], [], [])
+    assert counts(db) == (0, 0)
+    assert not db.conn.in_transaction
+    archive.write_crawl_batch(
+        db, [snapshot("https://w.example/a", b"<html>a</html>", run_id)], [], []
+    )
+    assert counts(db) == (1, 1)
+
+
+def test_a_batch_is_one_transaction_that_other_connections_see_only_when_done(db, tmp_path):
+    run_id = archive.start_run(db, ["test"], 1, "host")
+    reader = sqlite3.connect(tmp_path / "archive.db")
+    try:
+        with archive.transaction(db):
+            archive.insert_row(db, "failures", {"run_id": run_id, "url": "https://w.example/x"})
+            assert db.conn.in_transaction
+            with archive.transaction(db):  # a nested batch joins the outer one
+                archive.insert_row(db, "failures", {"run_id": run_id, "url": "https://w.example/y"})
+            assert reader.execute("select count(*) from failures").fetchone()[0] == 0
+        assert reader.execute("select count(*) from failures").fetchone()[0] == 2
+    finally:
+        reader.close()
+
+
+def test_upsert_row_updates_only_the_columns_given(db):
+    archive.upsert_row(
+        db, "urls", {"url": "https://w.example/a", "etag": '"1"', "fail_count": 3}, "url"
+    )
+    archive.upsert_row(db, "urls", {"url": "https://w.example/a", "fail_count": 0}, "url")
+    row = archive.row(
+        db, "select etag, fail_count from urls where url = ?", ["https://w.example/a"]
+    )
+    assert row == {"etag": '"1"', "fail_count": 0}
