@@ -786,7 +786,9 @@ def store_documents(
             if outcome != "same":
                 counts["touched"].add(document_id)
                 store_signature(db, document_id, minhash)
-            update_row(db, "snapshots", snapshot["id"], {"extracted_at": now(), "extract_error": None})
+            update_row(
+                db, "snapshots", snapshot["id"], {"extracted_at": now(), "extract_error": None}
+            )
     return counts
 
 
@@ -903,7 +905,7 @@ def _insert_version(db, document_id, snapshot, doc, digest, diff, declared) -> N
             "run_id": snapshot["run_id"],
             "diff": diff,
             "declared_change": declared,
-        }
+        },
     )
 
 

@@ -125,7 +125,7 @@ def article(i: int, rng: random.Random, pages: int = 2000) -> str:
     teasers = "".join(
         f'<li class="teaser"><a href="/bulletins/b{rng.randrange(pages):05d}/">'
         f'<img src="/img/t{n}.jpg" alt=""><span class="teaser-title">{_sentence(rng, False)}</span>'
-        f"</a><p class=\"teaser-summary\">{_sentence(rng, False)}</p></li>"
+        f'</a><p class="teaser-summary">{_sentence(rng, False)}</p></li>'
         for n in range(8)
     )
     comments = "".join(
