@@ -13,7 +13,7 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from crawler.archive import TABLES
+from crawler.archive import TABLES, open_archive
 from crawler.serve import CONFIG_DIR, load_metadata, make_datasette, publish
 from tests.archive_factory import (
     HOSTILE_DOC,
@@ -309,6 +309,80 @@ async def test_documents_have_the_default_facets_and_a_facet_can_be_followed(ds)
     assert {row["id"] for row in met} == {IOPC_DOC, 3, NEWS_DOC}
     year = next(r for r in facets["published"]["results"] if r["value"] == "2022")
     assert year["count"] == 1
+
+
+#: What each default documents facet counts, as a direct query over the matching documents.
+FACET_SQL = {
+    "source_id": "select source_id, count(*) from matches group by source_id",
+    "content_type": "select content_type, count(*) from matches group by content_type",
+    "published": "select substr(published, 1, 4), count(*) from matches group by 1",
+    "source": "select s.kind, count(*) from matches m join sources s on s.id = m.source_id"
+    " group by s.kind",
+    "mentions": "select entity_id, count(*) from mentions"
+    " where document_id in (select id from matches) group by entity_id",
+}
+
+
+@pytest.mark.parametrize("word", ["police", "officers"])
+async def test_facet_counts_of_a_search_equal_direct_sql_counts(ds, archive, word):
+    data = await get_json(ds, f"/archive/documents.json?_search={word}")
+    facets = data["facet_results"]
+    conn = sqlite3.connect(archive)
+    conn.execute(
+        "create temp view matches as select * from documents where id in"
+        f" (select rowid from documents_fts where documents_fts match '{word}')"
+    )
+    for name, sql in FACET_SQL.items():
+        expected = dict(conn.execute(sql).fetchall())
+        assert len(expected) >= 2, (name, expected)
+        counted = {r["value"]: r["count"] for r in facets[name]["results"]}
+        assert counted == expected, name
+    conn.close()
+    assert facets["source_id"]["type"] == "column"
+    labels = {r["value"]: r["label"] for r in facets["source_id"]["results"]}
+    assert labels["home-office"] == "Home Office"
+    top = await get_json(ds, f"/archive/documents.json?_search={word}&_facet_size=1")
+    for name, facet in top["facet_results"].items():
+        assert len(facet["results"]) == 1 and facet["truncated"], name
+        assert facet["results"][0] == facets[name]["results"][0] | {
+            "toggle_url": facet["results"][0]["toggle_url"]
+        }
+
+
+async def test_a_searched_page_counts_its_five_facets_in_two_queries(archive):
+    traced = make_datasette(archive, settings={"trace_debug": True})
+    data = await get_json(traced, "/archive/documents.json?_search=police&_trace=1")
+    assert len(data["facet_results"]) == 5
+    matching = [t["sql"] for t in data["_trace"]["traces"] if "documents_fts match" in t["sql"]]
+    # The page's rows, its count, and the two facet queries (grouped keys; mentions by id).
+    assert len(matching) == 4, matching
+    assert sum("oversight_facet" in sql for sql in matching) == 2
+
+
+async def test_archive_connections_read_through_a_memory_map(ds):
+    connections = load_plugin("oversight_connections")
+    rows = (await ds.execute("archive", "pragma mmap_size")).rows
+    assert rows[0][0] == connections.MMAP_SIZE > 0
+
+
+async def test_a_large_archive_gets_statistics_and_counts_searches_from_an_index(tmp_path):
+    db = open_archive(tmp_path / "large.db")
+    rows = [
+        {"id": i, "url": f"https://x.example/{i}", "source_id": "iopc", "title": "Vetting"}
+        for i in range(1, 1001)
+    ]
+    db["documents"].insert_all(rows)
+    db.conn.close()
+    db = open_archive(tmp_path / "large.db")
+    plan = " ".join(
+        row[3]
+        for row in db.execute(
+            "explain query plan select count(*) from documents where rowid in"
+            " (select rowid from documents_fts where documents_fts match 'vetting')"
+        )
+    )
+    db.conn.close()
+    assert "COVERING INDEX idx_documents_id_source_id_content_type_published" in plan
 
 
 async def test_documents_are_newest_first(ds):
