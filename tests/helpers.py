@@ -46,3 +46,24 @@ def scalar(db: Path, sql: str, params: tuple | list = ()):
         return conn.execute(sql, params).fetchone()[0]
     finally:
         conn.close()
+
+
+def snapshot_record(url: str, body: bytes | None, run_id: int, etag: str | None = None) -> dict:
+    """A document snapshot as the crawl pipeline hands it to `archive.write_crawl_batch`."""
+    from crawler import archive
+
+    return {
+        "url": url,
+        "final_url": url,
+        "source_id": "test",
+        "run_id": run_id,
+        "role": "document",
+        "status": 200,
+        "content_type": "text/html",
+        "etag": etag,
+        "last_modified": None,
+        "headers": "{}",
+        "body": body,
+        "fetched_at": archive.now(),
+        "linked_date": None,
+    }

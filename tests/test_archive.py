@@ -7,24 +7,11 @@ import sqlite3
 import pytest
 
 from crawler import archive
+from tests.helpers import snapshot_record
 
 
 def snapshot(url: str, body: bytes | None, run_id: int) -> dict:
-    return {
-        "url": url,
-        "final_url": url,
-        "source_id": "test",
-        "run_id": run_id,
-        "role": "document",
-        "status": 200,
-        "content_type": "text/html",
-        "etag": '"v1"',
-        "last_modified": None,
-        "headers": "{}",
-        "body": body,
-        "fetched_at": archive.now(),
-        "linked_date": None,
-    }
+    return snapshot_record(url, body, run_id, etag='"v1"')
 
 
 @pytest.fixture

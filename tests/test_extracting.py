@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crawler import archive
 from crawler.extracting import extract_pending
-from tests.helpers import query, scalar
+from tests.helpers import query, scalar, snapshot_record
 
 ARTICLE = (
     "<html><head><title>Referrals rise | Watchdog</title></head><body><article>"
@@ -18,27 +18,7 @@ def store_snapshots(db_path, bodies: dict[str, bytes]) -> None:
     archive.sync_sources(db, [])
     run_id = archive.start_run(db, ["test"], 1, "host")
     archive.write_crawl_batch(
-        db,
-        [
-            {
-                "url": url,
-                "final_url": url,
-                "source_id": "test",
-                "run_id": run_id,
-                "role": "document",
-                "status": 200,
-                "content_type": "text/html",
-                "etag": None,
-                "last_modified": None,
-                "headers": "{}",
-                "body": body,
-                "fetched_at": archive.now(),
-                "linked_date": None,
-            }
-            for url, body in bodies.items()
-        ],
-        [],
-        [],
+        db, [snapshot_record(url, body, run_id) for url, body in bodies.items()], [], []
     )
     db.conn.close()
 

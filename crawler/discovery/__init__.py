@@ -85,11 +85,15 @@ def absolute_http_url(href: str | None, base: str) -> str | None:
     if href.startswith("/") and not href.startswith("//"):
         # Site-relative links repeat on every page of a site (navigation, footers): resolve each
         # once per origin.
-        scheme_end = base.find("://")
-        path_start = base.find("/", scheme_end + 3) if scheme_end > 0 else -1
-        origin = base if path_start < 0 else base[:path_start]
-        return _resolve(origin + "/", href)
+        return _resolve(origin(base) + "/", href)
     return _resolve(base, href)
+
+
+def origin(url: str) -> str:
+    """`scheme://host:port` of an absolute URL (the whole URL when it has no path)."""
+    scheme_end = url.find("://")
+    path_start = url.find("/", scheme_end + 3) if scheme_end > 0 else -1
+    return url if path_start < 0 else url[:path_start]
 
 
 @lru_cache(maxsize=65536)

@@ -14,15 +14,11 @@ from lxml import etree
 from w3lib.encoding import html_to_unicode
 from w3lib.html import get_meta_refresh
 
-from crawler.discovery import Candidate, absolute_http_url
+from crawler.discovery import Candidate, absolute_http_url, origin
 
 __all__ = ["LinkScreen", "extract_links", "meta_refresh_target"]
 
 _LINK_TAGS = ("a", "area")
-
-#: Site-relative links resolved so far, by (origin, href); emptied past _SITE_LINKS_MAX entries.
-_SITE_LINKS: dict[tuple[str, str], str | None] = {}
-_SITE_LINKS_MAX = 100_000
 
 
 def extract_links(
@@ -57,7 +53,7 @@ def extract_links(
         if href is None or href in hrefs:
             continue
         hrefs.add(href)
-        link = _resolve_href(href, base)
+        link = absolute_http_url(href, base)
         if link is None or link in seen:
             continue
         seen.add(link)
@@ -68,19 +64,6 @@ def extract_links(
         if len(links) >= limit:
             break
     return links
-
-
-def _resolve_href(href: str, base: str) -> str | None:
-    if href[:1] == "/" and href[:2] != "//":
-        # Menus and footers repeat the same site-relative links on every page.
-        if len(_SITE_LINKS) > _SITE_LINKS_MAX:
-            _SITE_LINKS.clear()
-        key = (_origin(base), href)
-        link = _SITE_LINKS.get(key, "")
-        if link == "":
-            link = _SITE_LINKS[key] = absolute_http_url(href, base)
-        return link
-    return absolute_http_url(href, base)
 
 
 # Any `href=` in the page, in tags, comments or scripts alike: a superset of the parser's links.
@@ -116,27 +99,20 @@ class LinkScreen:
         if self.remembered > self.remember:
             self.refused.clear()
             self.remembered = 0
-        refused = self.refused.setdefault(_origin(url), set())
+        refused = self.refused.setdefault(origin(url), set())
         for raw in set(_RAW_HREF.findall(body)) - refused:
             value = raw[1:-1] if raw[:1] in b"\"'" else raw
             if not value.isascii():
                 return True
             href = value.decode("ascii")
             for variant in (href, unescape(href)) if "&" in href else (href,):
-                link = _resolve_href(variant, url)
+                link = absolute_http_url(variant, url)
                 if link is not None and self.wanted(link):
                     return True
             if value[:1] == b"/" or value[:4] == b"http":
                 refused.add(raw)  # resolves the same on every page of this origin
                 self.remembered += 1
         return False
-
-
-def _origin(url: str) -> str:
-    """`scheme://host:port` of an absolute URL (the whole URL when it has no path)."""
-    scheme_end = url.find("://")
-    path_start = url.find("/", scheme_end + 3) if scheme_end > 0 else -1
-    return url if path_start < 0 else url[:path_start]
 
 
 def meta_refresh_target(body: bytes, url: str) -> str | None:
