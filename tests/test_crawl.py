@@ -175,7 +175,9 @@ def test_changed_article_gets_a_second_version(fixture_web, tmp_path):
     crawl(sources, db)
     crawl(sources, db)
     path = "/news/taser-discharges-review/"
-    page = watchdog.render_text((watchdog.root / "news/taser-discharges-review/index.html").read_text())
+    page = watchdog.render_text(
+        (watchdog.root / "news/taser-discharges-review/index.html").read_text()
+    )
     edited = page.replace("six forces", "seven forces")
     assert edited != page
     watchdog.set_page(path, edited)
@@ -239,12 +241,33 @@ def test_a_second_crawl_of_the_same_archive_is_refused_while_one_runs(tmp_path, 
     assert result.returncode != 0 and "already" in result.stderr
 
 
-def test_parallel_requests_to_a_site_reuse_their_connections(fixture_web, tmp_path):
-    site = fixture_web["watchdog"]
-    sources = make_sources(tmp_path, site, concurrency=4)
-    crawl(sources, tmp_path / "archive.db")
-    requests = [r for r in site.log if r.host == site.host]
+def test_parallel_requests_to_a_site_reuse_their_connections(tmp_path):
+    folder = tmp_path / "site"
+    entries = []
+    for n in range(60):
+        page = folder / "reports" / f"r{n}" / "index.html"
+        page.parent.mkdir(parents=True)
+        page.write_text(f"<html><head><title>Report {n}</title></head><body><p>Report {n}.</p>")
+        entries.append(f"<url><loc>{{{{base}}}}/reports/r{n}/</loc></url>")
+    (folder / "robots.txt").write_text("User-agent: *\nDisallow:\n")
+    (folder / "sitemap.xml").write_text(
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(entries)
+        + "</urlset>"
+    )
+    with Site(folder, host="127.0.0.64") as site:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[sources]]\nid = "reports"\nname = "Reports"\nkind = "watchdog"\n'
+            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
+            f'sitemaps = ["{site.url("/sitemap.xml")}"]\ndelay = 0\nconcurrency = 4\n'
+        )
+        crawl(sources, tmp_path / "archive.db")
+        requests = list(site.log)
     connections = {r.client_port for r in requests}
-    assert len(requests) >= 10
-    # Four at a time (and robots.txt first): never a new connection per request.
-    assert len(connections) <= 5, (len(connections), len(requests))
+    assert len(requests) == 62
+    # A keep-alive pool of one connection (Scrapy's default here) opens one for nearly every
+    # request (54-56 of 62 measured); sized to the slot, about 40. Scrapy issues the next request
+    # before a finished connection is back in the pool, so with pages this quick some new
+    # connections remain either way.
+    assert len(connections) <= 48, (len(connections), len(requests))
