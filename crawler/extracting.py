@@ -26,6 +26,9 @@ from crawler import archive
 
 TIME_LIMIT = 60  # seconds per document
 BATCH = 50
+# Documents per task: each task costs the parent a fifth of a millisecond of pool bookkeeping
+# (futures, queues, pickling the call), as much as writing a document's figures.
+CHUNK = 8
 
 
 class ExtractionTimeout(TimeoutError):
@@ -97,6 +100,11 @@ def extract_one(snapshot_id: int, time_limit: int = TIME_LIMIT) -> tuple[int, ob
         signal.signal(signal.SIGALRM, previous)
 
 
+def extract_some(snapshot_ids: list[int], time_limit: int = TIME_LIMIT) -> list[tuple[int, object]]:
+    """Extract a few snapshots in a worker, each under its own time limit (see `extract_one`)."""
+    return [extract_one(snapshot_id, time_limit) for snapshot_id in snapshot_ids]
+
+
 def extract_pending(
     db_path: str | Path,
     everything: bool = False,
@@ -110,6 +118,9 @@ def extract_pending(
     report = ExtractReport()
     ids = archive.pending_snapshot_ids(db, everything=everything)
     if ids:
+        # Near-duplicate marking needs MinHash here after extraction, and the workers need it
+        # for signatures; imported before the pool forks, it is imported once, not three times.
+        import extract.similarity  # noqa: F401
         from extract.entities import load_gazetteer
 
         archive.sync_entities(db, load_gazetteer())
@@ -118,42 +129,48 @@ def extract_pending(
     touched: set[int] = set()
     position = 0
     window = max(workers * 4, BATCH * 2)  # keep workers busy while a batch is written
-    suspect = (
-        False  # after a crash or overrun, documents go one at a time until the culprit is found
-    )
+    # After a crash or overrun, the documents that were in the failed task go one at a time,
+    # so the culprit fails alone and the others are extracted.
+    suspect_until = 0
     while position < len(ids):
         pool = ProcessPoolExecutor(
             max_workers=workers, initializer=_init_worker, initargs=(str(db_path),)
         )
-        pending: deque[tuple[int, Future]] = deque()
+        pending: deque[tuple[list[int], Future]] = deque()
+        queued = 0
         results: list[tuple[int, object]] = []
         broken = False
         try:
             while position < len(ids) and not broken:
-                limit = 1 if suspect else window
-                while position + len(pending) < len(ids) and len(pending) < limit:
-                    snapshot_id = ids[position + len(pending)]
-                    pending.append((snapshot_id, pool.submit(extract_one, snapshot_id, time_limit)))
-                snapshot_id, future = pending[0]
+                while position + queued < len(ids) and queued < window:
+                    start = position + queued
+                    if start < suspect_until and queued:
+                        break  # one document in flight at a time while the culprit is sought
+                    chunk = ids[start : start + (1 if start < suspect_until else CHUNK)]
+                    pending.append((chunk, pool.submit(extract_some, chunk, time_limit)))
+                    queued += len(chunk)
+                chunk, future = pending[0]
                 try:
-                    outcome = future.result(timeout=time_limit * 2 + 10)
+                    outcomes = future.result(timeout=time_limit * (len(chunk) + 1) + 10)
                 except (FutureTimeout, BrokenProcessPool) as exc:
                     broken = True
-                    if not suspect:
-                        suspect = True  # not proven guilty yet: retry it alone in a fresh pool
+                    if len(chunk) > 1 or position >= suspect_until:
+                        # Not proven guilty yet: retry each alone in a fresh pool.
+                        suspect_until = position + len(chunk)
                         break
                     overran = isinstance(exc, FutureTimeout)
-                    outcome = (
-                        snapshot_id,
-                        f"extraction took longer than {time_limit} s"
-                        if overran
-                        else "the extractor crashed on this document",
-                    )
-                else:
-                    suspect = False
+                    outcomes = [
+                        (
+                            chunk[0],
+                            f"extraction took longer than {time_limit} s"
+                            if overran
+                            else "the extractor crashed on this document",
+                        )
+                    ]
                 pending.popleft()
-                results.append(outcome)
-                position += 1
+                queued -= len(chunk)
+                results.extend(outcomes)
+                position += len(chunk)
                 if len(results) >= BATCH or position == len(ids) or broken:
                     _store(db, results, rebuilding, report, touched)
                     results = []
