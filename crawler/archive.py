@@ -22,7 +22,8 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+#: 3: MinHash signatures hashed from word CRCs (`extract.similarity` format 2), re-signed on open.
+SCHEMA_VERSION = 3
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -347,6 +348,11 @@ def open_archive(path: str | Path, create: bool = True) -> sqlite_utils.Database
 def ensure_schema(db: sqlite_utils.Database) -> None:
     """Create missing tables, columns, indexes, FTS and triggers; record the schema version."""
     existing = set(db.table_names())
+    found = (
+        row(db, "select value from meta where key = 'schema_version'")
+        if "meta" in existing
+        else None
+    )
     with transaction(db):
         for name, spec in TABLES.items():
             table = db[name]
@@ -359,6 +365,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                         table.add_column(column, kind)
         for table_name, columns, unique in INDEXES:
             db[table_name].create_index(columns, unique=unique, if_not_exists=True)
+        if found and int(found["value"]) < 3:
+            _resign_documents(db)
         db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
     if "documents_fts" not in existing:
         db["documents"].enable_fts(
@@ -366,6 +374,31 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         )
     _narrow_fts_update_trigger(db)
     _refresh_statistics(db)
+
+
+def _resign_documents(db: sqlite_utils.Database) -> None:
+    """Recompute every stored MinHash signature from its document's text.
+
+    Signatures made by another version of `extract.similarity.signature` cannot be compared with
+    new ones; the texts are all here, so the migration signs them again (about 0.4 ms each),
+    a thousand at a time so a large archive's texts are never all in memory.
+    """
+    from extract.similarity import signature
+
+    last = 0
+    while True:
+        page = db.execute(
+            """select s.document_id, d.text from signatures s join documents d
+            on d.id = s.document_id where s.document_id > ? order by s.document_id limit 1000""",
+            [last],
+        ).fetchall()
+        if not page:
+            return
+        db.conn.executemany(
+            "update signatures set minhash = ? where document_id = ?",
+            [(signature(text or ""), document_id) for document_id, text in page],
+        )
+        last = page[-1][0]
 
 
 def _refresh_statistics(db: sqlite_utils.Database) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -25,15 +26,26 @@ MIN_WORDS = 50
 # time, never precision.
 CANDIDATE_RECALL = 0.98
 
-# datasketch's defaults, fixed here because signatures are stored: seed 1, the 32-bit affine
-# permutation scheme of datasketch 2.x, SHA-1 of each shingle (deterministic across processes,
-# unlike Python's `hash`).
+# datasketch's defaults, fixed here because signatures are stored: seed 1 and the 32-bit affine
+# permutation scheme of datasketch 2.x.
 _SEED = 1
 _SCHEME = "affine32"
 # A version byte, so a signature made with other settings is refused rather than compared.
-_FORMAT = b"\x01"
+# 1: SHA-1 of each shingle's text. 2: shingles hashed from CRC-32s of their words (below).
+_FORMAT = b"\x02"
 _LENGTH = len(_FORMAT) + 4 * NUM_PERM
 _WORD = re.compile(r"\w+")
+# Odd 64-bit multipliers, one per word position of a shingle.
+_POSITION_KEYS = np.array(
+    [
+        0x9E3779B97F4A7C15,
+        0xC2B2AE3D27D4EB4F,
+        0x165667B19E3779F9,
+        0xD6E8FEB86659FD93,
+        0xFF51AFD7ED558CCD,
+    ],
+    dtype=np.uint64,
+)[:SHINGLE_WORDS]
 
 
 # Only the opening words are signed: syndicated copies share their openings, and a 6,000-word
@@ -49,13 +61,29 @@ def signature(text: str) -> bytes:
     words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())[:MAX_WORDS]
     if len(words) < MIN_WORDS:
         return b""
-    shingles = {
-        " ".join(words[i : i + SHINGLE_WORDS]).encode("utf-8")
-        for i in range(len(words) - SHINGLE_WORDS + 1)
-    }
-    minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_permutations(), scheme=_SCHEME)
-    minhash.update_batch(shingles)
+    minhash = MinHash(
+        num_perm=NUM_PERM, seed=_SEED, permutations=_permutations(), scheme=_SCHEME, hashfunc=int
+    )
+    minhash.update_batch(_shingle_hashes(words).tolist())
     return _FORMAT + minhash.hashvalues.astype("<u4").tobytes()
+
+
+def _shingle_hashes(words: list[str]) -> np.ndarray:
+    """A 32-bit hash of every run of `SHINGLE_WORDS` words, each run once.
+
+    Hashing each shingle's text (SHA-1 of 640 strings a page) cost more than extracting the
+    page's figures. Here each distinct word is hashed once (CRC-32: deterministic in every
+    process, unlike Python's `hash`), and a shingle's hash is its words' hashes weighted by
+    position and summed, modulo 2**64, all in numpy; datasketch mixes the result further
+    before permuting, so the sum need not avalanche by itself.
+    """
+    table = {word: zlib.crc32(word.encode("utf-8")) for word in set(words)}
+    codes = np.fromiter((table[word] for word in words), dtype=np.uint64, count=len(words))
+    count = len(words) - SHINGLE_WORDS + 1
+    mixed = np.zeros(count, dtype=np.uint64)
+    for offset, key in enumerate(_POSITION_KEYS):
+        mixed += codes[offset : offset + count] * key
+    return np.unique(mixed >> np.uint64(32))
 
 
 def similarity(sig_a: bytes, sig_b: bytes) -> float:

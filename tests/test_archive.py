@@ -67,3 +67,21 @@ def test_upsert_row_updates_only_the_columns_given(db):
         db, "select etag, fail_count from urls where url = ?", ["https://w.example/a"]
     )
     assert row == {"etag": '"1"', "fail_count": 0}
+
+
+def test_signatures_of_an_older_schema_are_recomputed_when_the_archive_opens(db, tmp_path):
+    from extract.similarity import signature
+
+    text = " ".join(f"word{n % 97} sentence{n % 13}" for n in range(200))
+    document_id = archive.insert_row(
+        db, "documents", {"url": "https://example.org/a", "text": text, "first_seen": "2024"}
+    )
+    archive.store_signature(db, document_id, b"\x01" + bytes(512))  # made by the SHA-1 version
+    archive.upsert_row(db, "meta", {"key": "schema_version", "value": "2"}, "key")
+    db.conn.close()
+    reopened = archive.open_archive(tmp_path / "archive.db")
+    stored = reopened.execute("select minhash from signatures").fetchone()[0]
+    version = reopened.execute("select value from meta where key = 'schema_version'").fetchone()
+    assert stored == signature(text) and stored[:1] == b"\x02"
+    assert version[0] == str(archive.SCHEMA_VERSION)
+    reopened.conn.close()
