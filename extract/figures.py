@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import string
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -193,54 +193,117 @@ _URL_TOKEN = re.compile(
 _GLUED_TOKEN = re.compile(r"[a-z]_?\d|\d(?:st|nd|rd|th)\b|[a-z]-\d")  # M25, FIRE_01, 6th, Covid-19
 _SPACE = re.compile(r"\s")
 
-_MASKS = [
+# Each mask comes with a trigger: a plain piece every match of the mask contains, which Python's
+# `re` finds quickly (it starts with a literal or a character class, where the masks start with
+# `\b`). A mask runs only in the windows where its trigger occurs, and most pages have no phone
+# numbers, times or postcodes at all. None: no such piece, the mask runs in every window.
+_EMERGENCY_NUMBER = _ci(r"999|101|111|112|911")
+_MASKS: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = [
     # Emergency and non-emergency numbers, when used as numbers to call.
-    _ci(
-        r"\b(?:999|101|111|112|911)\b(?=[ \t]*(?:calls?|demand|line|number|services?|emergency|"
-        r"non-emergency|handlers?|operators?|call-?handlers?)\b)"
+    (
+        _ci(
+            r"\b(?:999|101|111|112|911)\b(?=[ \t]*(?:calls?|demand|line|number|services?|"
+            r"emergency|non-emergency|handlers?|operators?|call-?handlers?)\b)"
+        ),
+        _EMERGENCY_NUMBER,
     ),
-    _ci(
-        r"\b(?:call|calls|dial|dialled|dialling|ring|rang|phone|phoned|calling|called)\s+(?:on\s+)?"
-        r"(?P<x>999|101|111|112|911)\b"
+    (
+        _ci(
+            r"\b(?:call|calls|dial|dialled|dialling|ring|rang|phone|phoned|calling|called)\s+"
+            r"(?:on\s+)?(?P<x>999|101|111|112|911)\b"
+        ),
+        _EMERGENCY_NUMBER,
     ),
-    re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"),  # postcodes
-    _ci(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"),
-    re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"),
-    re.compile(r"\b\d{4}\s?(?:hrs|GMT|BST|UTC)\b"),
-    _ci(r"\b(?:version|ver\.|v)\s?\d+(?:\.\d+)*\b"),
-    re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)*\b"),
-    _ci(
-        r"(?:\b(?:sections?|regulations?|reg\.|articles?|art\.|paragraphs?|paras?\.?|schedules?|"
-        r"parts?|chapters?|rules?|clauses?|annex(?:es)?|appendix|appendices|tables?|figures?|"
-        r"fig\.|charts?|pages?|pp?\.|recommendations?|cause of concern|areas? for improvement|"
-        r"steps?|stages?|levels?|phases?|tiers?|volumes?|vol\.|no\.|items?|questions?|"
-        r"footnotes?|notes?|editions?|codes?|categor(?:y|ies)|grades?|box|columns?|options?|"
-        r"priorit(?:y|ies)|case study|key findings?|findings?|objectives?|principles?|"
-        r"outcomes?\s+(?=\d+\b)|standards?|criteri(?:on|a))|(?<!\w)ss?\.)\s*"
-        r"(?P<x>\d+(?:\.\d+)*[a-z]?(?:\([a-z0-9]+\))*(?:\s*(?:,|and|or|to|-|–|&)\s*\d+(?:\.\d+)*"
-        r"[a-z]?(?:\([a-z0-9]+\))*)*)(?!\s*(?:%|per\s?cent))"
+    (re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"), re.compile(r"\d[A-Z]{2}")),  # postcodes
+    (
+        _ci(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"),
+        _ci(r"\d\s?(?:am|pm|a\.m\.|p\.m\.)"),
     ),
-    re.compile(
-        r"\b(?:Act|Acts|Regulations|Order|Rules|Code|Bill|Directive|Convention|Measure|Statute)"
-        r"(?:\s+\([\w ]+\))?\s+(?:of\s+)?(?P<x>(?:18|19|20)\d\d)\b"
+    (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"), re.compile(r"\d:\d")),
+    (re.compile(r"\b\d{4}\s?(?:hrs|GMT|BST|UTC)\b"), re.compile(r"\d\s?(?:hrs|GMT|BST|UTC)")),
+    (_ci(r"\b(?:version|ver\.|v)\s?\d+(?:\.\d+)*\b"), _ci(r"v(?:ersion|er\.)?\s?\d")),
+    (re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)*\b"), re.compile(r"\d\.\d+\.\d")),
+    (
+        re.compile(
+            r"\b(?:Act|Acts|Regulations|Order|Rules|Code|Bill|Directive|Convention|Measure|"
+            r"Statute)(?:\s+\([\w ]+\))?\s+(?:of\s+)?(?P<x>(?:18|19|20)\d\d)\b"
+        ),
+        re.compile(r"Act|Regulations|Order|Rules|Code|Bill|Directive|Convention|Measure|Statute"),
     ),
-    re.compile(r"\b\d{4}/\d{4,}\b"),
-    _ci(r"\b(?:ISBN|ISSN)[:\s]*[\dX-]{8,}"),
-    re.compile(r"\b\d{7,}\b"),
-    re.compile(r"\b\d+(?:-\d+){2,}\b"),
-    _ci(r"\bpage\s+\d+\s+of\s+\d+\b"),
-    re.compile(r"^[ \t]*\d{1,4}[ \t]*$", _ML),  # a page number on a line of its own
-    _ci(r"\b\d+\s*(?:min|mins|minutes?)\s+read\b"),
-    re.compile(r"^[ \t]*\(?\d{1,2}[.)][ \t]", _ML),  # "1. ", "2) ", "(3) "
-    re.compile(r"^[ \t]*\d+(?:\.\d+)+\.?[ \t]+(?=[A-Z])", _ML),  # "4.12 Findings"
-    re.compile(r"\(\d{1,2}\)"),
-    re.compile(
-        r"\b(?P<x>\d{1,4}[a-z]?)\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Square|Lane|"
-        r"Avenue|Place|Way|Drive|Court|House|Gardens|Terrace|Close|Crescent|Row|Walk|Parade|"
-        r"Embankment|Buildings)\b"
+    (re.compile(r"\b\d{4}/\d{4,}\b"), re.compile(r"\d/\d{4}")),
+    (_ci(r"\b(?:ISBN|ISSN)[:\s]*[\dX-]{8,}"), _ci(r"ISBN|ISSN")),
+    (re.compile(r"\b\d{7,}\b"), re.compile(r"\d{7}")),
+    (re.compile(r"\b\d+(?:-\d+){2,}\b"), re.compile(r"\d-\d+-\d")),
+    (_ci(r"\bpage\s+\d+\s+of\s+\d+\b"), _ci(r"page\s+\d")),
+    (re.compile(r"^[ \t]*\d{1,4}[ \t]*$", _ML), None),  # a page number on a line of its own
+    (_ci(r"\b\d+\s*(?:min|mins|minutes?)\s+read\b"), _ci(r"min(?:s|utes?)?\s+read")),
+    (re.compile(r"^[ \t]*\(?\d{1,2}[.)][ \t]", _ML), None),  # "1. ", "2) ", "(3) "
+    (
+        re.compile(r"^[ \t]*\d+(?:\.\d+)+\.?[ \t]+(?=[A-Z])", _ML),  # "4.12 Findings"
+        re.compile(r"\d\.\d"),
     ),
-    re.compile(r"\b(?:PC|PS|DC|DS|DI|DCI|Sgt|Insp)\s+(?P<x>\d+)\b"),
+    (re.compile(r"\(\d{1,2}\)"), None),
+    (
+        re.compile(
+            r"\b(?P<x>\d{1,4}[a-z]?)\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Square|Lane|"
+            r"Avenue|Place|Way|Drive|Court|House|Gardens|Terrace|Close|Crescent|Row|Walk|Parade|"
+            r"Embankment|Buildings)\b"
+        ),
+        re.compile(
+            r"St|Road|Rd|Square|Lane|Avenue|Place|Way|Drive|Court|House|Gardens|Terrace|Close|"
+            r"Crescent|Row|Walk|Parade|Embankment|Buildings"
+        ),
+    ),
+    (
+        re.compile(r"\b(?:PC|PS|DC|DS|DI|DCI|Sgt|Insp)\s+(?P<x>\d+)\b"),
+        re.compile(r"(?:PC|PS|DC|DS|DI|DCI|Sgt|Insp)\s+\d"),
+    ),
 ]
+# Legal and document references: "section 24", "Table 2", "paras. 3.1 to 3.4".
+_CITATION = _ci(
+    r"(?:\b(?:sections?|regulations?|reg\.|articles?|art\.|paragraphs?|paras?\.?|schedules?|"
+    r"parts?|chapters?|rules?|clauses?|annex(?:es)?|appendix|appendices|tables?|figures?|"
+    r"fig\.|charts?|pages?|pp?\.|recommendations?|cause of concern|areas? for improvement|"
+    r"steps?|stages?|levels?|phases?|tiers?|volumes?|vol\.|no\.|items?|questions?|"
+    r"footnotes?|notes?|editions?|codes?|categor(?:y|ies)|grades?|box|columns?|options?|"
+    r"priorit(?:y|ies)|case study|key findings?|findings?|objectives?|principles?|"
+    r"outcomes?\s+(?=\d+\b)|standards?|criteri(?:on|a))|(?<!\w)ss?\.)\s*"
+    r"(?P<x>\d+(?:\.\d+)*[a-z]?(?:\([a-z0-9]+\))*(?:\s*(?:,|and|or|to|-|–|&)\s*\d+(?:\.\d+)*"
+    r"[a-z]?(?:\([a-z0-9]+\))*)*)(?!\s*(?:%|per\s?cent))"
+)
+# Every word `_CITATION` can end on before its number: the keywords spelled out, plural and
+# singular. Its number starts a run of digits, so `_CITATION` need only run in the windows with a
+# run of digits that follows one of these and white space (see `_citation_windows`).
+_CITATION_WORDS = tuple(
+    """section sections regulation regulations reg. article articles art. paragraph paragraphs
+    para paras para. paras. schedule schedules part parts chapter chapters rule rules clause
+    clauses annex annexes appendix appendices table tables figure figures fig. chart charts page
+    pages p. pp. recommendation recommendations concern improvement step steps stage stages
+    level levels phase phases tier tiers volume volumes vol. no. item items question questions
+    footnote footnotes note notes edition editions code codes category categories grade grades
+    box column columns option options priority priorities study finding findings objective
+    objectives principle principles outcome outcomes standard standards criterion criteria s.
+    ss.""".split()
+)
+_LONGEST_CITATION_WORD = max(map(len, _CITATION_WORDS))
+
+
+def _citation_windows(s: _Scanner) -> list[tuple[int, int]]:
+    """The digit windows where `_CITATION` can match: one of its numbers follows a keyword."""
+    lower, starts = s.lower, s.digit_starts
+    found = []
+    for window_start, window_end in s.digit_windows:
+        i = bisect_left(starts, window_start)
+        while i < len(starts) and starts[i] < window_end:
+            low = max(window_start, starts[i] - 2 * _LONGEST_CITATION_WORD)
+            before = lower[low : starts[i]].rstrip()
+            # After a long run of white space the keyword may start before `low`: assume it does.
+            cut = low > window_start and len(before) < _LONGEST_CITATION_WORD
+            if cut or before.endswith(_CITATION_WORDS):
+                found.append((window_start, window_end))
+                break
+            i += 1
+    return found
 
 
 def _mask(s: _Scanner) -> None:
@@ -256,12 +319,17 @@ def _mask(s: _Scanner) -> None:
         if _URL_TOKEN.search(token) or _GLUED_TOKEN.search(token):
             end = _trim_url(lower, token_start, token_end)
             claimed[token_start:end] = b"\x01" * (end - token_start)
-    for pattern in _MASKS:
-        for match in s.each(pattern, s.digit_windows):
+    masks = [
+        (mask, s.digit_windows if trigger is None else s.windows_with(trigger, s.digit_windows))
+        for mask, trigger in _MASKS
+    ]
+    masks.append((_CITATION, _citation_windows(s)))
+    for pattern, windows in masks:
+        for match in s.each(pattern, windows):
             group = "x" if "x" in pattern.groupindex and match.group("x") else 0
             start, end = match.span(group)
             claimed[start:end] = b"\x01" * (end - start)
-    for match in s.each(_PHONE, s.digit_windows):
+    for match in s.each(_PHONE, s.windows_with(_PHONE_TRIGGER, s.digit_windows)):
         if sum(c.isdigit() for c in match.group()) >= 10:
             claimed[match.start() : match.end()] = b"\x01" * (match.end() - match.start())
 
@@ -269,6 +337,7 @@ def _mask(s: _Scanner) -> None:
 _PHONE = re.compile(
     r"(?<![\d,.])(?:\+44\s?(?:\(0\)\s?)?|0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\d,])"
 )
+_PHONE_TRIGGER = re.compile(r"\d{3}[\s-]?\d{3}")
 
 
 def _trim_url(text: str, start: int, end: int) -> int:
@@ -292,6 +361,10 @@ _DATE_MD = re.compile(
     rf"\b{_WEEKDAY}(?P<m>{_MONTH})\.?\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\b(?!\s?[,/–-]?\s?\d)"
 )
 _DATE_MY = re.compile(rf"\b(?P<m>{_MONTH})\.?,?\s+(?P<y>{_YEAR})\b(?!\s?[/–-]\s?\d)")
+# Triggers (see `_Scanner.windows_with`): every month name starts with its abbreviation.
+_MONTH_START = re.compile("|".join(sorted({month[:3].capitalize() for month in _MONTHS})))
+_DATE_ISO_TRIGGER = re.compile(r"-[01]\d-")
+_DATE_NUMERIC_TRIGGER = re.compile(r"/[01]?\d/")
 
 _MONEY = _ci(
     rf"(?<![\w.])(?P<cur>US\$|[£$€¥₹]|Rs\.?\s?)\s?(?P<num>{_D}|{NUMBER_WORDS_PATTERN})"
@@ -314,11 +387,13 @@ _FRAC_WORDS = "|".join(sorted(FRACTIONS, key=len, reverse=True))
 _FRACTION = _ci(
     rf"\b(?P<f>(?:a|an|one|{NUMBER_WORDS_PATTERN})[\s-](?:{_FRAC_WORDS})|half)\b(?![\s-]?(?:time|way|term|hour))"
 )
+_FRACTION_TRIGGER = _ci(_FRAC_WORDS)
 _MULTIPLE = _ci(
     rf"\b(?P<w>doubled|doubling|tripled|trebled|tripling|trebling|quadrupled|quadrupling|"
     rf"halved|halving|double|triple|treble|quadruple|twice|"
     rf"(?P<fold>{_DB}|{NUMBER_WORDS_PATTERN})[\s-]?fold|(?P<times>{_NUM})\s+times)\b"
 )
+_MULTIPLE_TRIGGER = _ci(r"doubl|tripl|trebl|quadrupl|halv|twice|fold|times")
 _TIMES_FOLLOWERS = _ci(
     r"\s+(?:as|more|higher|greater|bigger|larger|lower|smaller|likelier|the|that|what|"
     r"faster|slower|less|longer|its|their)\b"
@@ -327,6 +402,7 @@ _VAGUE = _ci(
     r"\b(?P<v>(?:tens|hundreds)\s+of\s+(?:thousands|millions)|hundreds|thousands|millions|"
     r"billions|dozens|scores)\b(?=\s+(?:of|more|upon)\b)"
 )
+_VAGUE_TRIGGER = _ci(r"hundreds|thousands|millions|billions|dozens|scores")
 _MORE = re.compile(r"[ \t]+more\b")
 _VAGUE_RANGES = {
     "dozens": (24, 144),
@@ -346,15 +422,18 @@ _DURATION = _ci(
     r"fortnights?|months?|years?|decades?|centur(?:y|ies))\b(?P<old>[\s-]+old\b)?(?:'|’)?"
 )
 _PAST_DECADE = _ci(r"\bthe\s+(?:past|last|previous|next)\s+decade\b")
+_PAST_DECADE_TRIGGER = _ci("decade")
 # "Patrick Smith Jr., 55, was ..." and "the officer, 34, of Leeds": an age after a name.
 _AGE_AFTER_NAME = re.compile(
     r"\b(?:[A-Z][a-z]+(?:\s(?:Jr|Sr)\.?)?|officer|constable|man|woman|boy|girl|driver|victim),"
     r"\s+(?P<num>\d{1,3}),\s"
 )
+_AGE_AFTER_NAME_TRIGGER = re.compile(r",\s+\d{1,3},\s")
 _AGE = _ci(
     rf"\b(?:aged|age\s+of|ages?\s+(?:was|is|were|of))\s+(?:(?:under|over|between|about|around)\s+)?"
     rf"(?P<num>{_NUM})"
 )
+_AGE_TRIGGER = _ci(r"age[ds]?\s")
 _FINANCIAL_YEAR = re.compile(
     rf"(?<![\w./£$€\-–])(?P<y>{_YEAR})\s?[/–-]\s?(?P<y2>(?:19|20)?\d\d)(?![\d%]|\.\d|/)"
 )
@@ -377,7 +456,10 @@ _DURATION_FACTORS = {"fortnight": 2, "decade": 10, "century": 100, "centurie": 1
 
 
 _ANCHOR_WORDS = sorted(
-    set(_NUMBER_ANCHORS) | set(FRACTIONS) | set(_VAGUE_RANGES_WORDS),
+    set(_NUMBER_ANCHORS)
+    | set(FRACTIONS)
+    | set(_VAGUE_RANGES_WORDS)
+    | {"a year", "a month", "a week", "a day", "a fortnight"},
     key=len,
     reverse=True,
 )
@@ -408,11 +490,10 @@ def _trie(words: list[str]) -> str:
     return pattern(tree)
 
 
-_ANCHOR = re.compile(
-    r"\d+|[£$€¥]|\ba (?:year|month|week|day|fortnight)\b|\b(?:"
-    + _trie(_ANCHOR_WORDS)
-    + r")\b|fold\b"
-)
+# `\d\d*` rather than `\d+`, and one `\b` branch for all the words: the matcher tries the branches
+# of an alternation at every position of the text, and skips a branch that starts with a literal
+# or a character class without the cost of entering it.
+_ANCHOR = re.compile(r"\d\d*|[£$€¥]|\b(?:" + _trie(_ANCHOR_WORDS) + r")\b|fold\b")
 
 
 def _windows(
@@ -457,6 +538,7 @@ class _Scanner:
         self.found: list[_Found] = []
         anchors = [m.span() for m in _ANCHOR.finditer(self.lower)]
         self.digit_anchors = [a for a in anchors if self.lower[a[0]].isdigit()]
+        self.digit_starts = [start for start, _ in self.digit_anchors]
         starts = {a[0] for a in anchors}
         for start, _ in anchors:
             if self.lower.startswith("a ", start - 2) or self.lower.startswith("an ", start - 3):
@@ -481,6 +563,19 @@ class _Scanner:
             match = pattern.match(target, start)
             if match:
                 yield match
+
+    def windows_with(
+        self, trigger: re.Pattern[str], windows: list[tuple[int, int]] | None = None
+    ) -> list[tuple[int, int]]:
+        """The windows (by default `self.windows`) where `trigger` occurs.
+
+        A pattern need only run where a cheap piece of every one of its matches occurs: most
+        windows have no month name, no "fold" or "times", no phone number.
+        """
+        target = self.lower if trigger in _LOWERED else self.text
+        return [
+            w for w in (self.windows if windows is None else windows) if trigger.search(target, *w)
+        ]
 
     def each(
         self, pattern: re.Pattern[str], windows: list[tuple[int, int]] | None = None
@@ -568,8 +663,16 @@ def _number(text: str) -> float | None:
 
 
 def _find_dates(s: _Scanner) -> None:
-    for pattern in (_DATE_DMY, _DATE_MDY, _DATE_ISO, _DATE_NUMERIC, _DATE_MY, _DATE_MD):
-        for m in s.each(pattern):
+    month_windows = s.windows_with(_MONTH_START)
+    for pattern, windows in (
+        (_DATE_DMY, month_windows),
+        (_DATE_MDY, month_windows),
+        (_DATE_ISO, s.windows_with(_DATE_ISO_TRIGGER)),
+        (_DATE_NUMERIC, s.windows_with(_DATE_NUMERIC_TRIGGER)),
+        (_DATE_MY, month_windows),
+        (_DATE_MD, month_windows),
+    ):
+        for m in s.each(pattern, windows):
             if not s.free(m.start(), m.end()):
                 continue
             month_text = m.group("m")
@@ -665,7 +768,7 @@ def _find_percentages(s: _Scanner) -> None:
 
 def _find_fractions(s: _Scanner) -> None:
     text = s.lower
-    for m in s.each(_FRACTION):
+    for m in s.each(_FRACTION, s.windows_with(_FRACTION_TRIGGER)):
         if not s.free(m.start(), m.end()):
             continue
         value = parse_fraction(m.group("f"))
@@ -701,7 +804,7 @@ _MULTIPLE_VALUES = {
 
 def _find_multiples(s: _Scanner) -> None:
     text = s.lower
-    for m in s.each(_MULTIPLE):
+    for m in s.each(_MULTIPLE, s.windows_with(_MULTIPLE_TRIGGER)):
         if not s.free(m.start(), m.end()):
             continue
         word = m.group("w").lower()
@@ -726,7 +829,7 @@ def _find_multiples(s: _Scanner) -> None:
 
 
 def _find_vague(s: _Scanner) -> None:
-    for m in s.each(_VAGUE):
+    for m in s.each(_VAGUE, s.windows_with(_VAGUE_TRIGGER)):
         if not s.free(m.start(), m.end()):
             continue
         phrase = re.sub(r"\s+", " ", m.group("v").lower())
@@ -738,7 +841,7 @@ def _find_vague(s: _Scanner) -> None:
 
 def _find_durations(s: _Scanner) -> None:
     text = s.lower
-    for m in s.each(_PAST_DECADE):
+    for m in s.each(_PAST_DECADE, s.windows_with(_PAST_DECADE_TRIGGER)):
         if s.free(m.start(), m.end()):
             s.claim(_Found(m.start(), m.end(), "duration", 10, unit="year"), False)
     for m in s.at_anchors(_DURATION):
@@ -762,11 +865,11 @@ def _find_durations(s: _Scanner) -> None:
         found = _Found(m.start(), m.end(), "duration", value, unit=unit)
         before = text[max(0, m.start() - 12) : m.start()]
         s.claim(found, qualify=not re.search(r"\bover\s+$", before))
-    for m in s.each(_AGE_AFTER_NAME):
+    for m in s.each(_AGE_AFTER_NAME, s.windows_with(_AGE_AFTER_NAME_TRIGGER)):
         start, end = m.span("num")
         if s.free(start, end):
             s.claim(_Found(start, end, "duration", float(m.group("num")), unit="year"), False)
-    for m in s.each(_AGE):
+    for m in s.each(_AGE, s.windows_with(_AGE_TRIGGER)):
         start, end = m.span("num")
         value = _number(m.group("num"))
         if value is not None and s.free(start, end):
