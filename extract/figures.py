@@ -12,8 +12,12 @@ phone numbers, postcodes, times of day, version numbers, legal and document refe
 specific pattern to the least (dates, money, "X in Y", "X out of Y", percentages, fractions,
 multiples, vague quantities, durations, years, plain counts) each claim the characters they
 explain, so a later pass cannot read "24" in "24 June" as a count. For speed the passes only look
-near digits, currency signs and number words (see `_windows`), and case-insensitive patterns run
-over a lower-cased copy of the text: figures must cost a small fraction of page extraction.
+near digits, currency signs and number words (see `_windows`); a pattern that starts with the
+number is only tried where a number starts (`_Scanner.at_anchors`, `_Scanner.at_digits`); any
+other runs only in the windows holding a trigger, a cheap piece all its matches contain (a month
+name for a date, "fold" or "times" for a multiple: `_Scanner.windows_with`); and case-insensitive
+patterns run over a lower-cased copy of the text: figures must cost a small fraction of page
+extraction.
 
 The counted noun (`unit`) is the head noun of the noun phrase after the number, singular and
 lower case: the last noun of a compound ("corruption referrals" -> "referral", "police officers"
@@ -193,36 +197,42 @@ _URL_TOKEN = re.compile(
 _GLUED_TOKEN = re.compile(r"[a-z]_?\d|\d(?:st|nd|rd|th)\b|[a-z]-\d")  # M25, FIRE_01, 6th, Covid-19
 _SPACE = re.compile(r"\s")
 
-# Each mask comes with a trigger: a plain piece every match of the mask contains, which Python's
-# `re` finds quickly (it starts with a literal or a character class, where the masks start with
-# `\b`). A mask runs only in the windows where its trigger occurs, and most pages have no phone
-# numbers, times or postcodes at all. None: no such piece, the mask runs in every window.
-_EMERGENCY_NUMBER = _ci(r"999|101|111|112|911")
-_MASKS: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = [
+# Masks that start with the number itself ("10:30", "0900 GMT", "1.2.3"): they can only match
+# where a run of digits starts, so they are tried there (see `_Scanner.at_digits`), which is
+# much cheaper than scanning every window for them.
+_DIGIT_MASKS = [
     # Emergency and non-emergency numbers, when used as numbers to call.
-    (
-        _ci(
-            r"\b(?:999|101|111|112|911)\b(?=[ \t]*(?:calls?|demand|line|number|services?|"
-            r"emergency|non-emergency|handlers?|operators?|call-?handlers?)\b)"
-        ),
-        _EMERGENCY_NUMBER,
+    _ci(
+        r"\b(?:999|101|111|112|911)\b(?=[ \t]*(?:calls?|demand|line|number|services?|emergency|"
+        r"non-emergency|handlers?|operators?|call-?handlers?)\b)"
     ),
+    _ci(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"),
+    re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"),
+    re.compile(r"\b\d{4}\s?(?:hrs|GMT|BST|UTC)\b"),
+    re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)*\b"),
+    re.compile(r"\b\d{4}/\d{4,}\b"),
+    re.compile(r"\b\d{7,}\b"),
+    re.compile(r"\b\d+(?:-\d+){2,}\b"),
+    re.compile(
+        r"\b(?P<x>\d{1,4}[a-z]?)\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Square|Lane|"
+        r"Avenue|Place|Way|Drive|Court|House|Gardens|Terrace|Close|Crescent|Row|Walk|Parade|"
+        r"Embankment|Buildings)\b"
+    ),
+]
+# The other masks, each with a trigger: a plain piece every match of the mask contains, which
+# Python's `re` finds quickly (it starts with a literal or a character class, where the masks
+# start with `\b`). A mask runs only in the windows where its trigger occurs (most pages have no
+# postcodes or ISBNs at all); None: no such piece, the mask runs in every window.
+_MASKS: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = [
     (
         _ci(
             r"\b(?:call|calls|dial|dialled|dialling|ring|rang|phone|phoned|calling|called)\s+"
             r"(?:on\s+)?(?P<x>999|101|111|112|911)\b"
         ),
-        _EMERGENCY_NUMBER,
+        _ci(r"999|101|111|112|911"),
     ),
     (re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"), re.compile(r"\d[A-Z]{2}")),  # postcodes
-    (
-        _ci(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"),
-        _ci(r"\d\s?(?:am|pm|a\.m\.|p\.m\.)"),
-    ),
-    (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"), re.compile(r"\d:\d")),
-    (re.compile(r"\b\d{4}\s?(?:hrs|GMT|BST|UTC)\b"), re.compile(r"\d\s?(?:hrs|GMT|BST|UTC)")),
     (_ci(r"\b(?:version|ver\.|v)\s?\d+(?:\.\d+)*\b"), _ci(r"v(?:ersion|er\.)?\s?\d")),
-    (re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)*\b"), re.compile(r"\d\.\d+\.\d")),
     (
         re.compile(
             r"\b(?:Act|Acts|Regulations|Order|Rules|Code|Bill|Directive|Convention|Measure|"
@@ -230,30 +240,16 @@ _MASKS: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = [
         ),
         re.compile(r"Act|Regulations|Order|Rules|Code|Bill|Directive|Convention|Measure|Statute"),
     ),
-    (re.compile(r"\b\d{4}/\d{4,}\b"), re.compile(r"\d/\d{4}")),
     (_ci(r"\b(?:ISBN|ISSN)[:\s]*[\dX-]{8,}"), _ci(r"ISBN|ISSN")),
-    (re.compile(r"\b\d{7,}\b"), re.compile(r"\d{7}")),
-    (re.compile(r"\b\d+(?:-\d+){2,}\b"), re.compile(r"\d-\d+-\d")),
     (_ci(r"\bpage\s+\d+\s+of\s+\d+\b"), _ci(r"page\s+\d")),
     (re.compile(r"^[ \t]*\d{1,4}[ \t]*$", _ML), None),  # a page number on a line of its own
     (_ci(r"\b\d+\s*(?:min|mins|minutes?)\s+read\b"), _ci(r"min(?:s|utes?)?\s+read")),
     (re.compile(r"^[ \t]*\(?\d{1,2}[.)][ \t]", _ML), None),  # "1. ", "2) ", "(3) "
     (
         re.compile(r"^[ \t]*\d+(?:\.\d+)+\.?[ \t]+(?=[A-Z])", _ML),  # "4.12 Findings"
-        re.compile(r"\d\.\d"),
+        re.compile(r"\.\d"),
     ),
     (re.compile(r"\(\d{1,2}\)"), None),
-    (
-        re.compile(
-            r"\b(?P<x>\d{1,4}[a-z]?)\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Square|Lane|"
-            r"Avenue|Place|Way|Drive|Court|House|Gardens|Terrace|Close|Crescent|Row|Walk|Parade|"
-            r"Embankment|Buildings)\b"
-        ),
-        re.compile(
-            r"St|Road|Rd|Square|Lane|Avenue|Place|Way|Drive|Court|House|Gardens|Terrace|Close|"
-            r"Crescent|Row|Walk|Parade|Embankment|Buildings"
-        ),
-    ),
     (
         re.compile(r"\b(?:PC|PS|DC|DS|DI|DCI|Sgt|Insp)\s+(?P<x>\d+)\b"),
         re.compile(r"(?:PC|PS|DC|DS|DI|DCI|Sgt|Insp)\s+\d"),
@@ -319,13 +315,13 @@ def _mask(s: _Scanner) -> None:
         if _URL_TOKEN.search(token) or _GLUED_TOKEN.search(token):
             end = _trim_url(lower, token_start, token_end)
             claimed[token_start:end] = b"\x01" * (end - token_start)
-    masks = [
-        (mask, s.digit_windows if trigger is None else s.windows_with(trigger, s.digit_windows))
-        for mask, trigger in _MASKS
-    ]
-    masks.append((_CITATION, _citation_windows(s)))
-    for pattern, windows in masks:
-        for match in s.each(pattern, windows):
+    masks = [(mask, s.at_digits(mask)) for mask in _DIGIT_MASKS]
+    for mask, trigger in _MASKS:
+        windows = s.digit_windows if trigger is None else s.windows_with(trigger, s.digit_windows)
+        masks.append((mask, s.each(mask, windows)))
+    masks.append((_CITATION, s.each(_CITATION, _citation_windows(s))))
+    for pattern, matches in masks:
+        for match in matches:
             group = "x" if "x" in pattern.groupindex and match.group("x") else 0
             start, end = match.span(group)
             claimed[start:end] = b"\x01" * (end - start)
@@ -551,18 +547,45 @@ class _Scanner:
         self.starts = sorted(starts)
         self.windows = _windows(self.lower, anchors, 40, 60)
         self.digit_windows = _windows(self.lower, self.digit_anchors, 40, 40)
+        # The end of the digit window each run of digits is in.
+        self.digit_window_ends = []
+        windows = iter(self.digit_windows)
+        window_end = 0
+        for start in self.digit_starts:
+            while start >= window_end:
+                window_end = next(windows)[1]
+            self.digit_window_ends.append(window_end)
         _mask(self)
 
     def at_anchors(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
         """Matches of `pattern` that start where a number, currency sign or article starts.
 
         For the patterns that begin with the number itself this is much cheaper than scanning.
+        Starts already claimed are not tried: a match there is not free, and no pass takes it.
         """
         target = self.lower if pattern in _LOWERED else self.text
+        claimed = self.claimed
         for start in self.starts:
+            if claimed[start]:
+                continue
             match = pattern.match(target, start)
             if match:
                 yield match
+
+    def at_digits(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        """The matches `each` finds in the digit windows, for a pattern that starts with `\\b\\d`.
+
+        Such a match can only start where a run of digits does, so trying the pattern at those
+        places finds the same matches as scanning the windows, at a fraction of the cost.
+        """
+        target = self.lower if pattern in _LOWERED else self.text
+        end = 0
+        for start, window_end in zip(self.digit_starts, self.digit_window_ends, strict=True):
+            if start >= end:
+                match = pattern.match(target, start, window_end)
+                if match:
+                    end = match.end()
+                    yield match
 
     def windows_with(
         self, trigger: re.Pattern[str], windows: list[tuple[int, int]] | None = None
@@ -1026,7 +1049,11 @@ def _share_units(
 # ----------------------------------------------------------------------------------------------
 # Sentences and periods.
 
-_SENTENCE_END = re.compile(r"[.!?][\"”’)]*[ \t]+(?=[\"“‘(]?[A-Z0-9£$€])|\n\s*")
+# One branch per character that can end a sentence, each starting with that character: `re` then
+# skips quickly to the next of those instead of trying the pattern at every position.
+_SENTENCE_END = re.compile(
+    "|".join(re.escape(end) + r"[\"”’)]*[ \t]+(?=[\"“‘(]?[A-Z0-9£$€])" for end in ".!?") + r"|\n\s*"
+)
 # A single line break between a lower-case letter (or comma) and a lower-case word or a digit
 # is a wrapped line (PDF text), not the end of a sentence.
 _WRAPPED_LINE = re.compile(r"[a-z0-9%,;\-]\n[ \t]*[a-z0-9£$€]")
@@ -1037,9 +1064,13 @@ def _sentence_bounds(text: str) -> list[int]:
     """Offsets where sentences start: after . ! ? and a capital, and at every line break."""
     starts = [0]
     for m in _SENTENCE_END.finditer(text):
-        if text[m.start()] == "." and _ABBREVIATION.search(text, max(0, m.start() - 5), m.start()):
+        start = m.start()
+        if text[start] == "." and _ABBREVIATION.search(text, max(0, start - 5), start):
             continue
-        if _WRAPPED_LINE.fullmatch(text, max(0, m.start() - 1), min(len(text), m.end() + 1)):
+        # Only a line break can be a wrapped line: no need to look at the others.
+        if text[start] == "\n" and _WRAPPED_LINE.fullmatch(
+            text, max(0, start - 1), min(len(text), m.end() + 1)
+        ):
             continue
         starts.append(m.end())
     return starts
