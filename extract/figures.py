@@ -164,6 +164,9 @@ _NUMBER_ANCHORS = (
     | {"a dozen", "dozens", "scores", "hundreds", "thousands", "millions", "billions"}
 )
 _VAGUE_RANGES_WORDS: frozenset[str] = frozenset()
+# Patterns used in loops are compiled once: `re.sub` and the like, given a pattern string, look it
+# up in `re`'s cache on every call, which costs more than these small matches do.
+_WHITE_SPACE = re.compile(r"\s+")
 _HYPHENED = re.compile(r"[-‐]([A-Za-z]{2,})\b(?![-‐])")
 # A line break inside a phrase is common in PDF text; a blank line ends the phrase.
 _GAP = r"(?:[ \t]|\n(?![ \t]*\n))"
@@ -720,8 +723,11 @@ def _find_money(s: _Scanner) -> None:
             s.claim(_Found(m.start(), m.end(), "money", value, unit=currency_of(m.group("cur"))))
 
 
+_YEAR_LIKE = re.compile(r"(?:19|20)\d\d")
+
+
 def _is_year_like(text: str) -> bool:
-    return bool(re.fullmatch(r"(?:19|20)\d\d", text))
+    return bool(_YEAR_LIKE.fullmatch(text))
 
 
 def _find_ratios_and_denominators(s: _Scanner) -> None:
@@ -789,6 +795,10 @@ def _find_percentages(s: _Scanner) -> None:
             s.claim(_Found(m.start(), m.end(), "percent", value))
 
 
+_WORD_BREAK = re.compile(r"[\s-]+")
+_OF_OR_THE = re.compile(r"\s+(?:of|the)\b")
+
+
 def _find_fractions(s: _Scanner) -> None:
     text = s.lower
     for m in s.each(_FRACTION, s.windows_with(_FRACTION_TRIGGER)):
@@ -797,9 +807,9 @@ def _find_fractions(s: _Scanner) -> None:
         value = parse_fraction(m.group("f"))
         if value is None:
             continue
-        words = re.split(r"[\s-]+", m.group("f").lower())
+        words = _WORD_BREAK.split(m.group("f").lower())
         plural_form = len(words) == 2 and words[0] not in ("a", "an", "one")
-        followed_by_of = re.match(r"\s+(?:of|the)\b", text[m.end() : m.end() + 6]) is not None
+        followed_by_of = _OF_OR_THE.match(text[m.end() : m.end() + 6]) is not None
         before = text[max(0, m.start() - 40) : m.start()]
         qualified = _QUALIFIER_BEFORE.search(before) is not None
         sign = _change_sign(s, m.start(), m.end())
@@ -855,11 +865,14 @@ def _find_vague(s: _Scanner) -> None:
     for m in s.each(_VAGUE, s.windows_with(_VAGUE_TRIGGER)):
         if not s.free(m.start(), m.end()):
             continue
-        phrase = re.sub(r"\s+", " ", m.group("v").lower())
+        phrase = _WHITE_SPACE.sub(" ", m.group("v").lower())
         low, high = _VAGUE_RANGES.get(phrase, (None, None))
         more = _MORE.match(s.lower, m.end())  # "Hundreds more allegations"
         unit = s.noun_after(more.end() if more else m.end(), None, through_of=True)
         s.claim(_Found(m.start(), m.end(), "vague", None, low, high, unit=unit))
+
+
+_OVER_BEFORE = re.compile(r"\bover\s+$")
 
 
 def _find_durations(s: _Scanner) -> None:
@@ -887,7 +900,7 @@ def _find_durations(s: _Scanner) -> None:
         unit = _DURATION_UNITS.get(unit, unit)
         found = _Found(m.start(), m.end(), "duration", value, unit=unit)
         before = text[max(0, m.start() - 12) : m.start()]
-        s.claim(found, qualify=not re.search(r"\bover\s+$", before))
+        s.claim(found, qualify=not _OVER_BEFORE.search(before))
     for m in s.each(_AGE_AFTER_NAME, s.windows_with(_AGE_AFTER_NAME_TRIGGER)):
         start, end = m.span("num")
         if s.free(start, end):
@@ -925,6 +938,9 @@ def _find_years(s: _Scanner) -> None:
         s.claim(_Found(m.start(), m.end(), "year", year), False)
 
 
+_PER_BEFORE = re.compile(r"\bper\s+$")
+
+
 def _find_counts(s: _Scanner) -> None:
     text = s.lower
     # "2.4m people": a scale suffix counts only before a plural noun ("a 10m fall" is metres).
@@ -946,7 +962,7 @@ def _find_counts(s: _Scanner) -> None:
         written = s.text[m.start() : m.end()]
         if written.isalpha() and written.isupper() and len(written) > 1:
             continue  # "the SIX Swiss Exchange": a name, not a number
-        if re.search(r"\bper\s+$", text[max(0, m.start() - 5) : m.start()]):
+        if _PER_BEFORE.search(text[max(0, m.start() - 5) : m.start()]):
             continue
         value *= scale_of(m.group("scale"))
         unit = s.noun_after(m.end(), value, through_of=True)
@@ -987,9 +1003,12 @@ _SUBJECT_TAIL = _ci(
 )
 
 
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+
+
 def _subject_noun(clause: str) -> str | None:
     """The head of the first plural noun phrase of a clause: "Shoplifting offences rose ..."."""
-    words = re.findall(r"[A-Za-z][\w'’-]*", clause.rsplit(",", 1)[-1])
+    words = _WORD.findall(clause.rsplit(",", 1)[-1])
     for index, word in enumerate(words):
         lower = word.lower()
         if lower in _STOP_WORDS or lower in ("police", "staff", "data") or not looks_plural(lower):
@@ -1158,7 +1177,7 @@ def find_figures(text: str, page_starts: list[int] | None = None) -> list[Figure
                 else ()
             )
             periods_by_sentence[index] = [
-                (m.start(), m.end(), re.sub(r"\s+", " ", text[m.start() : m.end()]))
+                (m.start(), m.end(), _WHITE_SPACE.sub(" ", text[m.start() : m.end()]))
                 for m in periods
             ]
         period = (

@@ -107,6 +107,10 @@ NUMBER_WORDS_PATTERN = (
 )
 DIGITS_PATTERN = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 
+# Compiled once here: `parse_number` runs for every figure found, and `re.search` given a pattern
+# string looks it up in `re`'s cache on every call, which costs more than the match itself.
+_DIGITS = re.compile(DIGITS_PATTERN)
+_AND_A_HALF = re.compile(r"[\s-]+and[\s-]+a[\s-]+half$", re.I)
 _WORD_SPLIT = re.compile(r"[\s-]+")
 
 
@@ -147,11 +151,11 @@ def parse_number(text: str) -> float | None:
     """Digits or words, with an optional "and a half": "2.5", "two and a half", "1,200"."""
     text = text.strip()
     half = 0.0
-    match = re.search(r"[\s-]+and[\s-]+a[\s-]+half$", text, flags=re.I)
+    match = _AND_A_HALF.search(text)
     if match:
         half = 0.5
         text = text[: match.start()]
-    if re.fullmatch(DIGITS_PATTERN, text):
+    if _DIGITS.fullmatch(text):
         return parse_digits(text) + half
     value = parse_number_words(text)
     return None if value is None else value + half
