@@ -164,8 +164,8 @@ _NUMBER_ANCHORS = (
     | {"a dozen", "dozens", "scores", "hundreds", "thousands", "millions", "billions"}
 )
 _VAGUE_RANGES_WORDS: frozenset[str] = frozenset()
-# Patterns used in loops are compiled once: `re.sub` and the like, given a pattern string, look it
-# up in `re`'s cache on every call, which costs more than these small matches do.
+# Compiled once, as is every pattern used in a loop: `re.sub` and the like, given a pattern
+# string, look it up in `re`'s cache on every call, which costs more than a small match does.
 _WHITE_SPACE = re.compile(r"\s+")
 _HYPHENED = re.compile(r"[-‐]([A-Za-z]{2,})\b(?![-‐])")
 # A line break inside a phrase is common in PDF text; a blank line ends the phrase.
@@ -223,10 +223,11 @@ _DIGIT_MASKS = [
     ),
 ]
 # The other masks, each with a trigger: a plain piece every match of the mask contains, which
-# Python's `re` finds quickly (it starts with a literal or a character class, where the masks
+# Python's `re` finds quickly (it starts with a literal or a character class, where most masks
 # start with `\b`). A mask runs only in the windows where its trigger occurs (most pages have no
 # postcodes or ISBNs at all); None: no such piece, the mask runs in every window.
 _MASKS: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = [
+    # "call 999", "dial 101": the number to call, not a count.
     (
         _ci(
             r"\b(?:call|calls|dial|dialled|dialling|ring|rang|phone|phoned|calling|called)\s+"
@@ -270,9 +271,10 @@ _CITATION = _ci(
     r"(?P<x>\d+(?:\.\d+)*[a-z]?(?:\([a-z0-9]+\))*(?:\s*(?:,|and|or|to|-|–|&)\s*\d+(?:\.\d+)*"
     r"[a-z]?(?:\([a-z0-9]+\))*)*)(?!\s*(?:%|per\s?cent))"
 )
-# Every word `_CITATION` can end on before its number: the keywords spelled out, plural and
-# singular. Its number starts a run of digits, so `_CITATION` need only run in the windows with a
-# run of digits that follows one of these and white space (see `_citation_windows`).
+# Every word `_CITATION` can end on before its number: its keywords spelled out, singular and
+# plural, and the last word of those of several words. Its number starts a run of digits, so
+# `_CITATION` need only run in the windows with a run of digits that follows one of these and
+# white space (see `_citation_windows`).
 _CITATION_WORDS = tuple(
     """section sections regulation regulations reg. article articles art. paragraph paragraphs
     para paras para. paras. schedule schedules part parts chapter chapters rule rules clause
@@ -336,6 +338,7 @@ def _mask(s: _Scanner) -> None:
 _PHONE = re.compile(
     r"(?<![\d,.])(?:\+44\s?(?:\(0\)\s?)?|0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\d,])"
 )
+# The trigger (see `_Scanner.windows_with`): every phone number ends with two groups of digits.
 _PHONE_TRIGGER = re.compile(r"\d{3}[\s-]?\d{3}")
 
 
@@ -596,7 +599,9 @@ class _Scanner:
         """The windows (by default `self.windows`) where `trigger` occurs.
 
         A pattern need only run where a cheap piece of every one of its matches occurs: most
-        windows have no month name, no "fold" or "times", no phone number.
+        windows have no month name, no "fold" or "times", no phone number. The trigger must be
+        plain text to find (no `\\b`, no look-around), so that it is found inside any window
+        that holds a match.
         """
         target = self.lower if trigger in _LOWERED else self.text
         return [
