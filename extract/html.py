@@ -112,8 +112,17 @@ def extract_html(body: bytes, url: str, content_type: str | None = None) -> Docu
         links=links,
         tables=find_tables(tree, main_text),
         images=find_images(tree, main_text, base),
-        withdrawn=find_withdrawal_notice(tree) if "withdrawn" in text.casefold() else None,
+        withdrawn=find_withdrawal_notice(tree) if _mentions_withdrawal(text) else None,
     )
+
+
+def _mentions_withdrawal(text: str) -> bool:
+    """Whether the page says "withdrawn" ("Withdrawn", "WITHDRAWN"): no notice without it.
+
+    Plain substring tests: case-folding a whole page to look for the word cost more than finding
+    the page's tables and images together.
+    """
+    return "ithdrawn" in text or "ITHDRAWN" in text
 
 
 def _refuse_binary(body: bytes) -> None:
