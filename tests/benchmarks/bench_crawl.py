@@ -23,6 +23,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -214,8 +215,15 @@ def generate(folder: Path, pages: int, lastmod: bool = True, dense: bool = False
     (folder / "robots.txt").write_text("User-agent: *\nDisallow:\n")
 
 
-def run_child(command: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """Run a child process; return wall seconds, its peak RSS in MB and its stdout."""
+class Child(NamedTuple):
+    seconds: float  # wall clock
+    rss: int  # peak resident memory of the child (or of its largest waited-for process), MB
+    out: str  # its stdout
+    cpu: float  # CPU seconds of the child and every process it waited for (pool workers)
+
+
+def run_child(command: list[str], env: dict | None = None) -> Child:
+    """Run a child process to completion and say what it cost."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -230,7 +238,7 @@ def run_child(command: list[str], env: dict | None = None) -> tuple[float, int, 
     elapsed = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{command[:4]} failed:\n{out}\n{err[-3000:]}")
-    return elapsed, usage.ru_maxrss // 1024, out
+    return Child(elapsed, usage.ru_maxrss // 1024, out, usage.ru_utime + usage.ru_stime)
 
 
 BARE_SCRAPY = """
@@ -305,7 +313,7 @@ def crawl_once(workdir: Path, db: Path, sources: Path, extract: bool) -> tuple[f
     ]
     if not extract:
         command.append("--no-extract")
-    elapsed, rss, out = run_child(command, env={"OVERSIGHT_WATCHES": str(workdir / "none.toml")})
+    elapsed, rss, out, _ = run_child(command, env={"OVERSIGHT_WATCHES": str(workdir / "none.toml")})
     import sqlite3
 
     conn = sqlite3.connect(db)
@@ -350,7 +358,7 @@ def main() -> None:
             # machine one run of each is at the mercy of whatever else is running.
             bare_rates, ours_rates = [], []
             for attempt in range(args.repeats):
-                _, bare_rss, out = run_child(
+                _, bare_rss, out, _ = run_child(
                     [
                         sys.executable,
                         str(bare_script),
@@ -380,12 +388,12 @@ def main() -> None:
 
             bare_extract = work / "bare_trafilatura.py"
             bare_extract.write_text(BARE_TRAFILATURA)
-            _, bare_x_rss, out = run_child([sys.executable, str(bare_extract), str(db)])
+            _, bare_x_rss, out, _ = run_child([sys.executable, str(bare_extract), str(db)])
             n, seconds, sample, sample_seconds = out.split()
             bare_x_rate = int(n) / float(seconds)
             ours_one_rate = int(sample) / float(sample_seconds)
             started = time.perf_counter()
-            _, x_rss, out = run_child(
+            _, x_rss, out, x_cpu = run_child(
                 [sys.executable, "-m", "crawler.cli", "extract", "--db", str(db)]
             )
             x_seconds = time.perf_counter() - started
@@ -404,6 +412,11 @@ def main() -> None:
                 f"  oversight extract (process pool)      {x_rate:8.1f} docs/s   peak RSS {x_rss} MB   "
                 f"ratio {x_rate / bare_x_rate:.2f} (target >= 1.6); "
                 f"{x_rate / ours_one_rate:.2f}x the same work in one process"
+            )
+            print(
+                f"  CPU per document: oversight extract {1000 * x_cpu / run['pages_fetched']:.2f} ms "
+                f"(parent and workers, start-up included), bare trafilatura.extract "
+                f"{1000 / bare_x_rate:.2f} ms"
             )
 
             site.reset_log()
