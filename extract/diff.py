@@ -19,22 +19,17 @@ CONTEXT_WORDS = 4
 # heavily rewritten versions fast; below it every word is matched exactly.
 _EXACT_BELOW = 4000
 
-_UNIFY = str.maketrans(
-    {
-        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u00b4`", "'"),
-        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
-        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63", "-"),
-        # Invisible characters that markup changes add or remove: soft hyphen, zero-width
-        # spaces and joiners, word joiner, byte-order mark.
-        **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff"),
-    }
-)
-
-
-# `str.translate` looks every character of a page up in the table (a fifth of a millisecond); a
-# regular expression finds the few quotes and dashes a page holds, and only those are looked up.
-_UNIFIED = re.compile("[" + "".join(chr(code) for code in _UNIFY) + "]")
-_UNIFIED_AS = {chr(code): replacement or "" for code, replacement in _UNIFY.items()}
+# One kind of quote and dash; invisible characters that markup changes add or remove (soft
+# hyphen, zero-width spaces and joiners, word joiner, byte-order mark) dropped.
+_UNIFIED_AS = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u00b4`", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63", "-"),
+    **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff", ""),
+}
+# A regular expression finds the few such characters a page holds; `str.translate` looked every
+# character of the page up in a table (a fifth of a millisecond).
+_UNIFIED = re.compile("[" + "".join(_UNIFIED_AS) + "]")
 
 
 def _unified(match: re.Match[str]) -> str:

@@ -67,3 +67,17 @@ def snapshot_record(url: str, body: bytes | None, run_id: int, etag: str | None 
         "fetched_at": archive.now(),
         "linked_date": None,
     }
+
+
+def store_snapshots(db_path: Path, bodies: dict[str, bytes]) -> None:
+    """An archive holding one pending document snapshot per URL, as a crawl without extraction
+    leaves it."""
+    from crawler import archive
+
+    db = archive.open_archive(db_path)
+    archive.sync_sources(db, [])
+    run_id = archive.start_run(db, ["test"], 1, "host")
+    archive.write_crawl_batch(
+        db, [snapshot_record(url, body, run_id) for url, body in bodies.items()], [], []
+    )
+    db.conn.close()

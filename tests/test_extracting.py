@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from crawler import archive
 from crawler.extracting import extract_pending
-from tests.helpers import query, scalar, snapshot_record
+from tests.helpers import query, scalar, store_snapshots
 
 ARTICLE = (
     "<html><head><title>Referrals rise | Watchdog</title></head><body><article>"
     "<h1>Referrals rise</h1><p>The watchdog received 118 out of 490 referrals for abuse of "
     "position, more than double the number for theft.</p>{extra}</article></body></html>"
 )
-
-
-def store_snapshots(db_path, bodies: dict[str, bytes]) -> None:
-    db = archive.open_archive(db_path)
-    archive.sync_sources(db, [])
-    run_id = archive.start_run(db, ["test"], 1, "host")
-    archive.write_crawl_batch(
-        db, [snapshot_record(url, body, run_id) for url, body in bodies.items()], [], []
-    )
-    db.conn.close()
 
 
 def test_a_pathological_document_fails_alone_and_the_rest_are_extracted(tmp_path):

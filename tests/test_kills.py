@@ -27,7 +27,7 @@ import pytest
 
 from crawler.demo import sources_toml_for
 from crawler.siteserver import Site
-from tests.helpers import ROOT
+from tests.helpers import ROOT, store_snapshots
 
 ARTICLES = 40
 PAGE_DELAY = 0.06  # seconds per answer: a crawl of ARTICLES pages lasts a few seconds
@@ -371,20 +371,11 @@ def test_a_killed_extraction_worker_does_not_lose_its_document(tmp_path):
     The archive holds enough pending snapshots that the pool is still busy when the first batch
     has been written, which is when the worker is killed.
     """
-    from crawler import archive
-    from tests.helpers import snapshot_record
-
     count = 600
     db = tmp_path / "archive.db"
-    opened = archive.open_archive(db)
-    archive.sync_sources(opened, [])
-    run_id = archive.start_run(opened, ["test"], 1, "host")
-    records = [
-        snapshot_record(f"http://127.0.0.1/reports/report-{n}/", article(n).encode(), run_id)
-        for n in range(count)
-    ]
-    archive.write_crawl_batch(opened, records, [], [])
-    opened.conn.close()
+    store_snapshots(
+        db, {f"http://127.0.0.1/reports/report-{n}/": article(n).encode() for n in range(count)}
+    )
 
     process = start(cli("extract", "--db", str(db), "--workers", "2"))
     deadline = time.monotonic() + 60
