@@ -11,6 +11,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dateutil import parser as dateparser
@@ -181,11 +182,27 @@ _DATE_SHAPE = re.compile(
 )
 
 
+_ISO_SHAPE = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?"
+)
+
+
 def _iso(value: str | None) -> str | None:
     """An ISO 8601 date or datetime from what a page wrote, or None when it is not a date."""
     value = _clean(value)
     if not value or len(value) > 64 or not _DATE_SHAPE.search(value):
         return None
+    if _ISO_SHAPE.fullmatch(value):
+        # The common case, a meta tag's ISO 8601 timestamp: the standard library reads it the
+        # same way as dateutil in a tenth of the time.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:  # 30 February
+            return None
+        if not 1900 <= parsed.year <= 2200:
+            return None
+        return parsed.isoformat() if "T" in value or " " in value else parsed.date().isoformat()
     try:
         with warnings.catch_warnings():  # "EST identified but not understood" on every US page
             warnings.simplefilter("ignore")
