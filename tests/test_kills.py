@@ -32,6 +32,9 @@ from tests.helpers import ROOT, store_snapshots
 ARTICLES = 40
 PAGE_DELAY = 0.06  # seconds per answer: a crawl of ARTICLES pages lasts a few seconds
 FIRST_HOST = 91
+# Seconds after the extraction pool's workers appear: extracting the ARTICLES pages and closing
+# the run takes about half a second, and the kill must land inside it.
+EXTRACTION_WINDOW = (0.0, 0.35)
 
 
 def article(number: int) -> str:
@@ -298,12 +301,12 @@ def run_kill_loop(
             killed = kill_and_restart(crawl_args, db, log, rng, (0.3, 3.5))
         elif phase == "extraction":
             killed = kill_and_restart(
-                crawl_args, db, log, rng, (0.0, 1.5), wait_for_extraction=True
+                crawl_args, db, log, rng, EXTRACTION_WINDOW, wait_for_extraction=True
             )
         else:
             extract_args = cli("extract", "--db", str(db), "--workers", "2")
             killed = kill_and_restart(
-                extract_args, db, log, rng, (0.0, 1.5), wait_for_extraction=True
+                extract_args, db, log, rng, EXTRACTION_WINDOW, wait_for_extraction=True
             )
         done += killed
         if not killed:

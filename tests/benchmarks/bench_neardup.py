@@ -157,7 +157,7 @@ def run(archive: SyntheticArchive, size: int, brute: bool) -> dict:
 
 
 def index_bytes_per_document(archive: SyntheticArchive, size: int = 5000) -> float:
-    """What the index holds per document (datasketch's LSH buckets and the stored signatures)."""
+    """What the index holds per document (the LSH buckets and the stored signatures)."""
     from extract.similarity import NearDuplicateIndex, signature
 
     sigs = [signature(archive.doc(i).text) for i in range(size)]
