@@ -346,3 +346,28 @@ def test_wrong_http_charset_falls_back_to_what_the_bytes_are():
     ).encode("cp1252")
     doc = extract_document(page, "https://example.org/a", "text/html; charset=utf-8")
     assert "The panel\u2019s report cost \u00a312,000" in doc.text
+
+
+@pytest.mark.parametrize(
+    ("declared", "published"),
+    [
+        ("2024-03-05T09:30:00+00:00", "2024-03-05T09:30:00+00:00"),
+        ("2024-03-05T09:30:00Z", "2024-03-05T09:30:00+00:00"),
+        ("2024-03-05T09:30:00.250+01:00", "2024-03-05T09:30:00.250000+01:00"),
+        ("2024-03-05 09:30", "2024-03-05T09:30:00"),
+        ("2024-03-05", "2024-03-05"),
+        ("5 March 2024", "2024-03-05"),
+        ("March 5, 2024 9:30am", "2024-03-05T09:30:00"),
+        # Not a date: the next declaration, the article's <time>, decides.
+        ("2024-02-30T09:30:00Z", "2024-03-01"),
+        ("1850-03-05", "2024-03-01"),
+    ],
+)
+def test_declared_publication_dates_are_read_as_iso_8601(declared, published):
+    page = (
+        f'<html><head><meta property="article:published_time" content="{declared}">'
+        "<title>Inspection report</title></head><body><article><h1>Inspection report</h1>"
+        '<time datetime="2024-03-01">1 March</time><p>The inspectorate found that the force '
+        "had not recorded one in seven violent crimes reported to it.</p></article></body></html>"
+    ).encode()
+    assert extract_document(page, "https://example.org/a").published == published
