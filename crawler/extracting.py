@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import signal
 import sqlite3
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -111,9 +113,26 @@ def extract_one(snapshot_id: int, time_limit: int = TIME_LIMIT) -> tuple[int, ob
         signal.signal(signal.SIGALRM, previous)
 
 
-def extract_some(snapshot_ids: list[int], time_limit: int = TIME_LIMIT) -> list[tuple[int, object]]:
-    """Extract a few snapshots in a worker, each under its own time limit (see `extract_one`)."""
-    return [extract_one(snapshot_id, time_limit) for snapshot_id in snapshot_ids]
+def extract_some(snapshot_ids: list[int], time_limit: int, outbox: str) -> str:
+    """Extract a few snapshots in a worker, each under its own time limit (see `extract_one`).
+
+    The outcomes are pickled to a file in `outbox`, and only its path goes back through the pool.
+    A worker killed (by the OOM killer, say) while sending tens of kilobytes through the pool's
+    pipe leaves half a message there, and the pool then waits for the rest forever instead of
+    noticing the death; a path is sent in one write, which a kill cannot cut in two.
+    """
+    outcomes = [extract_one(snapshot_id, time_limit) for snapshot_id in snapshot_ids]
+    handle, path = tempfile.mkstemp(dir=outbox, suffix=".pickle")
+    with os.fdopen(handle, "wb") as file:
+        pickle.dump(outcomes, file, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _collect(path: str) -> list[tuple[int, object]]:
+    with open(path, "rb") as file:
+        outcomes = pickle.load(file)
+    os.unlink(path)
+    return outcomes
 
 
 def extract_pending(
@@ -143,58 +162,70 @@ def extract_pending(
     # After a crash or overrun, the documents that were in the failed task go one at a time,
     # so the culprit fails alone and the others are extracted.
     suspect_until = 0
-    while position < len(ids):
-        pool = ProcessPoolExecutor(
-            max_workers=workers, initializer=_init_worker, initargs=(str(db_path),)
-        )
-        pending: deque[tuple[list[int], Future]] = deque()
-        queued = 0
-        results: list[tuple[int, object]] = []
-        broken = False
-        try:
-            while position < len(ids) and not broken:
-                while position + queued < len(ids) and queued < window:
-                    start = position + queued
-                    if start < suspect_until and queued:
-                        break  # one document in flight at a time while the culprit is sought
-                    chunk = ids[start : start + (1 if start < suspect_until else CHUNK)]
-                    pending.append((chunk, pool.submit(extract_some, chunk, time_limit)))
-                    queued += len(chunk)
-                chunk, future = pending[0]
-                try:
-                    outcomes = future.result(timeout=time_limit * (len(chunk) + 1) + 10)
-                except (FutureTimeout, BrokenProcessPool) as exc:
-                    broken = True
-                    if len(chunk) > 1 or position >= suspect_until:
-                        # Not proven guilty yet: retry each alone in a fresh pool.
-                        suspect_until = position + len(chunk)
-                        break
-                    overran = isinstance(exc, FutureTimeout)
-                    outcomes = [
-                        (
-                            chunk[0],
-                            f"extraction took longer than {time_limit} s"
-                            if overran
-                            else "the extractor crashed on this document",
+    # Workers hand results back as files here (see `extract_some`).
+    with tempfile.TemporaryDirectory(prefix="oversight-extract-") as outbox:
+        while position < len(ids):
+            pool = ProcessPoolExecutor(
+                max_workers=workers, initializer=_init_worker, initargs=(str(db_path),)
+            )
+            pending: deque[tuple[list[int], Future]] = deque()
+            queued = 0
+            results: list[tuple[int, object]] = []
+            broken = False
+            try:
+                while position < len(ids) and not broken:
+                    while position + queued < len(ids) and queued < window:
+                        start = position + queued
+                        if start < suspect_until and queued:
+                            break  # one document in flight at a time while the culprit is sought
+                        chunk = ids[start : start + (1 if start < suspect_until else CHUNK)]
+                        try:
+                            task = pool.submit(extract_some, chunk, time_limit, outbox)
+                        except BrokenProcessPool:
+                            break  # a worker died: the first task in flight reports it below
+                        pending.append((chunk, task))
+                        queued += len(chunk)
+                    chunk, future = pending[0]
+                    try:
+                        outcomes = _collect(
+                            future.result(timeout=time_limit * (len(chunk) + 1) + 10)
                         )
-                    ]
-                pending.popleft()
-                queued -= len(chunk)
-                results.extend(outcomes)
-                position += len(chunk)
-                if len(results) >= BATCH or position == len(ids) or broken:
-                    _store(db, results, rebuilding, report, touched)
-                    results = []
-                    if progress:
-                        progress(position, len(ids))
-        finally:
-            if broken:
-                _kill_pool(pool)
-            pool.shutdown(wait=not broken, cancel_futures=True)
-        if results:
-            _store(db, results, rebuilding, report, touched)
-            if progress:
-                progress(position, len(ids))
+                    except OSError as exc:  # a full or read-only temporary folder
+                        raise archive.ArchiveError(
+                            f"extraction stopped: workers cannot hand results over in {outbox}: {exc}"
+                        ) from exc
+                    except (FutureTimeout, BrokenProcessPool) as exc:
+                        broken = True
+                        if len(chunk) > 1 or position >= suspect_until:
+                            # Not proven guilty yet: retry each alone in a fresh pool.
+                            suspect_until = position + len(chunk)
+                            break
+                        overran = isinstance(exc, FutureTimeout)
+                        outcomes = [
+                            (
+                                chunk[0],
+                                f"extraction took longer than {time_limit} s"
+                                if overran
+                                else "the extractor crashed on this document",
+                            )
+                        ]
+                    pending.popleft()
+                    queued -= len(chunk)
+                    results.extend(outcomes)
+                    position += len(chunk)
+                    if len(results) >= BATCH or position == len(ids) or broken:
+                        _store(db, results, rebuilding, report, touched)
+                        results = []
+                        if progress:
+                            progress(position, len(ids))
+            finally:
+                if broken:
+                    _kill_pool(pool)
+                pool.shutdown(wait=not broken, cancel_futures=True)
+            if results:
+                _store(db, results, rebuilding, report, touched)
+                if progress:
+                    progress(position, len(ids))
     try:
         after_extraction(db, touched)
     except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
