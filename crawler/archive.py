@@ -801,14 +801,14 @@ def pending_snapshot_ids(db: sqlite_utils.Database, everything: bool = False) ->
 
 def snapshots_for_extraction(db: sqlite_utils.Database, snapshot_ids: list[int]) -> dict[int, dict]:
     """Snapshots' bookkeeping (not their bodies) by id, for storing what was extracted."""
-    cursor = db.execute(
+    found = rows(
+        db,
         f"""select s.id, s.url, s.final_url, s.source_id, s.run_id, s.fetched_at, s.content_type,
         s.last_modified, s.linked_date from snapshots s
         where s.id in ({", ".join("?" * len(snapshot_ids))})""",
         snapshot_ids,
     )
-    names = [d[0] for d in cursor.description]
-    return {found[0]: dict(zip(names, found, strict=True)) for found in cursor}
+    return {snapshot["id"]: snapshot for snapshot in found}
 
 
 def mark_extraction_failed(db: sqlite_utils.Database, snapshot: dict, reason: str) -> None:

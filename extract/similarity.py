@@ -65,7 +65,7 @@ def signature(text: str) -> bytes:
     words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())[:MAX_WORDS]
     if len(words) < MIN_WORDS:
         return b""
-    mixed = _fmix32(_shingle_hashes(words).astype(np.uint32))
+    mixed = _fmix32(_shingle_hashes(words))
     multipliers, offsets = _permutations()
     # Each of the NUM_PERM permutations h -> a*h + b (mod 2**32) of every shingle; keep the least.
     minima = (mixed[:, np.newaxis] * multipliers + offsets).min(axis=0)
@@ -96,7 +96,7 @@ def _shingle_hashes(words: list[str]) -> np.ndarray:
     mixed = np.zeros(count, dtype=np.uint64)
     for offset, key in enumerate(_POSITION_KEYS):
         mixed += codes[offset : offset + count] * key
-    return np.unique(mixed >> np.uint64(32))
+    return np.unique((mixed >> np.uint64(32)).astype(np.uint32))
 
 
 def similarity(sig_a: bytes, sig_b: bytes) -> float:
