@@ -23,7 +23,7 @@ from typing import Any
 import sqlite_utils
 
 #: 3: MinHash signatures hashed from word CRCs (`extract.similarity` format 2), re-signed on open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -88,6 +88,7 @@ TABLES: dict[str, dict[str, Any]] = {
     "urls": {
         "columns": {
             "url": str,
+            "final_url": str,  # where it last led, after redirects
             "source_id": str,
             "role": str,
             "etag": str,
@@ -367,6 +368,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             db[table_name].create_index(columns, unique=unique, if_not_exists=True)
         if found and int(found["value"]) < 3:
             _resign_documents(db)
+        if found and int(found["value"]) < 4:
+            db.execute(
+                """update urls set final_url = (select final_url from snapshots
+                where snapshots.id = urls.last_snapshot_id) where final_url is null"""
+            )
         db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
     if "documents_fts" not in existing:
         db["documents"].enable_fts(
@@ -635,9 +641,16 @@ def url_state(db: sqlite_utils.Database, url: str) -> dict | None:
     return row(db, "select * from urls where url = ?", [url])
 
 
-def stored_body(db: sqlite_utils.Database, snapshot_id: int) -> bytes | None:
-    found = row(db, "select body from snapshots where id = ?", [snapshot_id])
-    return decompress(found["body"]) if found and found["body"] is not None else None
+def stored_copy(
+    db: sqlite_utils.Database, snapshot_id: int | None
+) -> tuple[bytes, str | None] | None:
+    """A snapshot's body and Content-Type, to read again for links when its URL answers 304."""
+    if snapshot_id is None:
+        return None
+    found = row(db, "select body, content_type from snapshots where id = ?", [snapshot_id])
+    if not found or found["body"] is None:
+        return None
+    return decompress(found["body"]), found["content_type"]
 
 
 def compress(body: bytes) -> bytes:
@@ -676,6 +689,7 @@ def write_crawl_batch(
                     "urls",
                     {
                         "url": url,
+                        "final_url": snap["final_url"],
                         "source_id": snap["source_id"],
                         "role": snap["role"],
                         "etag": snap.get("etag"),
@@ -697,6 +711,7 @@ def write_crawl_batch(
                 "urls",
                 {
                     "url": item["url"],
+                    "final_url": item.get("final_url") or item["url"],
                     "last_fetched_at": item["at"],
                     "last_status": 304,
                     "last_run_id": item["run_id"],
@@ -1150,10 +1165,15 @@ def replace_figure_checks(
 
 
 def mark_seen(db: sqlite_utils.Database, urls: list[str], at: str) -> None:
-    """Documents still listed with an unchanged date were seen this run, though not fetched."""
+    """Documents still listed with an unchanged date were seen this run, though not fetched.
+
+    A listed URL that redirects names its document by the URL it was last redirected to.
+    """
     with transaction(db):
         db.conn.executemany(
-            "update documents set last_seen = ? where url = ?", [(at, url) for url in urls]
+            """update documents set last_seen = ?
+            where url in (?, (select final_url from urls where url = ?))""",
+            [(at, url, url) for url in urls],
         )
 
 

@@ -57,7 +57,8 @@ class ConditionalRequestMiddleware:
     """Re-fetches of known URLs ask `If-None-Match` / `If-Modified-Since` from their stored copy.
 
     Never for robots.txt (an empty 304 would read as "allow everything"). A 304 for a feed,
-    sitemap or listing is swapped for its stored copy so its links are read again.
+    sitemap or listing is swapped for its stored copy so its links are read again (a document's
+    304 reaches the spider, which reads its stored copy for the documents it links to).
     """
 
     def __init__(self, crawler: Crawler):
@@ -98,11 +99,20 @@ class ConditionalRequestMiddleware:
         snapshot_id = request.meta.get("stored_snapshot_id")
         if request.meta["role"] == "document" or not snapshot_id:
             return response
-        body = archive.stored_body(self.db, snapshot_id)
-        if body is None:
+        stored = archive.stored_copy(self.db, snapshot_id)
+        if stored is None:
             return response
         request.meta["from_store"] = True
-        return response.replace(status=200, body=body)
+        return stored_response(response, *stored)
+
+
+def stored_response(response: Response, body: bytes, content_type: str | None) -> Response:
+    """A 304 turned back into the 200 it stands for: the stored body, with the stored
+    Content-Type when the 304 left it out (most do), so the body is read as what it is."""
+    headers = response.headers.copy()
+    if content_type and b"Content-Type" not in headers:
+        headers["Content-Type"] = content_type
+    return response.replace(status=200, body=body, headers=headers)
 
 
 class RetryAfterMiddleware:

@@ -75,9 +75,18 @@ def lock_for(db_path: Path) -> CrawlLock:
 
 
 def run_dir(db_path: Path, run_id: int) -> Path:
-    """`runs/<run-id>/` beside the archive: the run's log and Scrapy's stats."""
-    folder = db_path.parent / str(run_id)
+    """The run's folder beside the archive, for its log and Scrapy's stats: `<run-id>/` for an
+    archive called `archive.db` (the default, `runs/archive.db`), `<name>-<run-id>/` for any
+    other, so archives sharing a folder (`runs/demo.db`) never write into each other's runs.
+
+    A folder that already holds a log belongs to an earlier archive of the same name (run ids
+    are never reused within one archive), so its files are replaced, not appended to.
+    """
+    name = str(run_id) if db_path.stem == "archive" else f"{db_path.stem}-{run_id}"
+    folder = db_path.parent / name
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in ("log.txt", "stats.json"):
+        (folder / stale).unlink(missing_ok=True)
     return folder
 
 

@@ -271,6 +271,20 @@ _CITATION = _ci(
     r"(?P<x>\d+(?:\.\d+)*[a-z]?(?:\([a-z0-9]+\))*(?:\s*(?:,|and|or|to|-|–|&)\s*\d+(?:\.\d+)*"
     r"[a-z]?(?:\([a-z0-9]+\))*)*)(?!\s*(?:%|per\s?cent))"
 )
+# The same references with the number spelled out: "part two of three", "page one of two",
+# "stage one of the inquiry". Found in the windows with one of its keywords (the trigger).
+_SMALL_NUMBER = (
+    "(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    "fifteen|sixteen|seventeen|eighteen|nineteen|twenty)"
+)
+_REFERENCE_WORDS = (
+    "pages?|parts?|chapters?|sections?|volumes?|episodes?|series|stages?|phases?|steps?|"
+    "appendix|annex|tables?|figures?|rounds?"
+)
+_WORD_CITATION = _ci(
+    rf"\b(?:{_REFERENCE_WORDS})\s+(?P<x>{_SMALL_NUMBER}(?:\s+of\s+{_SMALL_NUMBER})?)\b"
+)
+_WORD_CITATION_TRIGGER = _ci(_REFERENCE_WORDS.replace("s?", ""))
 # Every word `_CITATION` can end on before its number: its keywords spelled out, singular and
 # plural, and the last word of those of several words. Its number starts a run of digits, so
 # `_CITATION` need only run in the windows with a run of digits that follows one of these and
@@ -325,6 +339,7 @@ def _mask(s: _Scanner) -> None:
         windows = s.digit_windows if trigger is None else s.windows_with(trigger, s.digit_windows)
         masks.append((mask, s.each(mask, windows)))
     masks.append((_CITATION, s.each(_CITATION, _citation_windows(s))))
+    masks.append((_WORD_CITATION, s.each(_WORD_CITATION, s.windows_with(_WORD_CITATION_TRIGGER))))
     for pattern, matches in masks:
         for match in matches:
             group = "x" if "x" in pattern.groupindex and match.group("x") else 0

@@ -287,7 +287,10 @@ def _updated(tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]]) 
 _BYLINE_XPATH = (
     '//*[@rel="author"]|//*[@itemprop="author"]'
     '|//*[contains(concat(" ", normalize-space(@class), " "), " author ")'
-    ' or contains(@class, "byline") or contains(@class, "author-name")]'
+    ' or contains(@class, "byline") or contains(@class, "author-name")'
+    ' or contains(@class, "post-author") or contains(@class, "entry-author")]'
+    # WordPress themes link the byline to the author's archive, often with no class to go by.
+    '|//a[contains(@href, "/author/")]'
 )
 
 _BY_PREFIX = re.compile(r"^(?:by|written by|posted by|author:?)\s+", re.IGNORECASE)
@@ -295,7 +298,7 @@ _BY_PREFIX = re.compile(r"^(?:by|written by|posted by|author:?)\s+", re.IGNORECA
 
 def _byline(tree: HtmlElement) -> str | None:
     for element in tree.xpath(_BYLINE_XPATH)[:10]:
-        if in_furniture(element) and element.tag != "a":
+        if in_furniture(element) and (element.tag != "a" or "/author/" in element.get("href", "")):
             continue
         text = _BY_PREFIX.sub("", block_text(element))
         if 2 < len(text) < 80 and len(text.split()) <= 8:

@@ -69,6 +69,23 @@ def test_upsert_row_updates_only_the_columns_given(db):
     assert row == {"etag": '"1"', "fail_count": 0}
 
 
+def test_urls_of_an_older_schema_learn_where_they_last_led(db, tmp_path):
+    snapshot_id = archive.insert_row(
+        db,
+        "snapshots",
+        {"url": "https://example.org/old", "final_url": "https://example.org/new", "status": 200},
+    )
+    archive.upsert_row(
+        db, "urls", {"url": "https://example.org/old", "last_snapshot_id": snapshot_id}, "url"
+    )
+    archive.upsert_row(db, "meta", {"key": "schema_version", "value": "3"}, "key")
+    db.conn.close()
+    reopened = archive.open_archive(tmp_path / "archive.db")
+    led = reopened.execute("select final_url from urls where url = 'https://example.org/old'")
+    assert led.fetchone()[0] == "https://example.org/new"
+    reopened.conn.close()
+
+
 def test_signatures_of_an_older_schema_are_recomputed_when_the_archive_opens(db, tmp_path):
     from extract.similarity import signature
 

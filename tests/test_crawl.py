@@ -6,7 +6,9 @@ that change the sites or crawl again build their own.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from crawler.siteserver import Site, serve_sites
 from crawler.useragent import USER_AGENT
 from tests.conftest import FIXTURE_WEB, SITES_ROOT, make_sources
-from tests.helpers import crawl, query, run_cli, scalar
+from tests.helpers import ROOT, crawl, query, run_cli, scalar
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +193,56 @@ def test_changed_article_gets_a_second_version(fixture_web, tmp_path):
     assert run["documents_changed"] == 1 and run["documents_new"] == 0
 
 
+REPORT = "/wp-content/uploads/2024/03/vetting-and-counter-corruption-inspection-2024.pdf"
+
+
+def corrected_report() -> bytes:
+    spec = importlib.util.spec_from_file_location(
+        "make_pdfs", ROOT / "tests/fixtures/extract/make_pdfs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_pdf(
+        [["Corrected report: 131 of 490 referrals were for abuse of position."]],
+        info={"Title": "Vetting and counter-corruption inspection (corrected)"},
+    )
+
+
+def test_a_report_replaced_behind_an_unchanged_press_release_is_found(fixture_web, tmp_path):
+    watchdog = fixture_web["watchdog"]
+    sources = make_sources(tmp_path, watchdog, recheck_days=0)
+    db = tmp_path / "archive.db"
+    crawl(sources, db)
+    watchdog.reset_log()
+    crawl(sources, db)
+    # The press release answers 304; its stored copy still leads to the report, asked for
+    # conditionally and unchanged.
+    (release,) = watchdog.requests("/news/vetting-failures-inspection/")
+    (report,) = watchdog.requests(REPORT)
+    assert release.status == 304 and report.status == 304
+    assert {"if-none-match", "if-modified-since"} & set(report.headers)
+    watchdog.set_page(REPORT, corrected_report(), content_type="application/pdf")
+    crawl(sources, db)
+    doc = query(db, "select * from documents where url = ?", [watchdog.url(REPORT)])[0]
+    assert doc["version_count"] == 2 and "131 of 490" in doc["text"]
+
+
+def test_a_listed_url_that_redirects_keeps_its_document_seen(fixture_web, tmp_path):
+    news = fixture_web["news"]
+    sources = make_sources(tmp_path, news)
+    db = tmp_path / "archive.db"
+    target = news.url("/stories/bridge-closure-extended/")
+    crawl(sources, db)
+    crawl(sources, db)  # by now the feed's old URL is known to lead to `target`
+    seen = scalar(db, "select last_seen from documents where url = ?", [target])
+    time.sleep(1)  # last_seen has whole seconds
+    news.reset_log()
+    crawl(sources, db)
+    assert news.requests("/stories/old-bridge-closure/") == []  # skipped: its date is unchanged
+    assert scalar(db, "select last_seen from documents where url = ?", [target]) > seen
+
+
 def test_document_answering_404_is_marked_removed_and_kept(fixture_web, tmp_path):
     news = fixture_web["news"]
     sources = make_sources(tmp_path, news, recheck_days=0)
@@ -225,6 +277,22 @@ def test_unusable_database_is_refused_in_one_line(tmp_path, fixture_web):
     result = run_cli("crawl", "--sources", str(sources), "--db", str(db))
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1 and str(db) in result.stderr
+
+
+def test_archives_sharing_a_folder_keep_their_runs_apart(tmp_path, fixture_web):
+    sources = make_sources(tmp_path, fixture_web["news"])
+    crawl(sources, tmp_path / "archive.db")
+    crawl(sources, tmp_path / "demo.db")
+    (main,) = query(tmp_path / "archive.db", "select log_dir from runs")
+    (other,) = query(tmp_path / "demo.db", "select log_dir from runs")
+    assert Path(main["log_dir"]) == tmp_path / "1"  # the default archive's runs/<run-id>/
+    assert Path(other["log_dir"]) == tmp_path / "demo-1"
+    assert (tmp_path / "1" / "log.txt").read_text().count("Spider opened") == 1
+    # A rebuilt archive's run 1 replaces the old archive's run 1 files; it does not append.
+    for path in tmp_path.glob("demo.db*"):
+        path.unlink()
+    crawl(sources, tmp_path / "demo.db")
+    assert (tmp_path / "demo-1" / "log.txt").read_text().count("Spider opened") == 1
 
 
 def test_a_second_crawl_of_the_same_archive_is_refused_while_one_runs(tmp_path, fixture_web):

@@ -243,6 +243,27 @@ def wordpress_post() -> Document:
     return extract_document(read("wordpress.html"), url, "text/html; charset=UTF-8")
 
 
+@pytest.mark.parametrize(
+    "byline",
+    [
+        '<li class="post-author">By <a href="/author/press-office/">Press Office</a></li>',
+        '<span class="entry-author">Press Office</span>',
+        '<p class="meta">Posted on 3 May by <a href="/author/press-office/">Press Office</a></p>',
+    ],
+)
+def test_wordpress_bylines_give_the_author(byline):
+    page = (
+        "<html><head><title>Referrals rise</title></head><body>"
+        '<aside class="sidebar"><a href="/author/editor/">Our editor</a></aside>'
+        f"<article><h1>Referrals rise</h1>{byline}"
+        "<p>Forces referred 490 matters to the watchdog this year, 118 of them for abuse of "
+        "position for a sexual purpose, more than double those for theft.</p></article>"
+        "</body></html>"
+    )
+    doc = extract_document(page.encode(), "https://watchdog.example/news/referrals/")
+    assert doc.author == "Press Office"
+
+
 def test_wordpress_post_metadata_comes_from_its_own_markup(wordpress_post):
     assert (
         wordpress_post.title == "Inspection finds force \u2018requires improvement\u2019 on vetting"

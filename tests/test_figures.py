@@ -218,10 +218,18 @@ def test_period_is_taken_from_the_sentence():
         "Powers under s.24 and paragraph 23 of Schedule 3 were used.",
         "See Table 2.1, Figure 3 and Recommendations 1 to 4.",
         "Under the Police (Conduct) Regulations 2020 hearings are public.",
+        "This is page two of two.",
+        "Part three of the report, like chapter four, covers vetting.",
+        "Stage one of the inquiry ended in May; series two of the podcast begins.",
     ],
 )
 def test_section_numbers_and_legal_references_are_not_figures(text: str):
     assert find_figures(text) == []
+
+
+def test_counted_pages_and_chapters_are_still_figures():
+    found = find_figures("Two pages were missing from three chapters of part one.")
+    assert [(f.text, f.unit) for f in found] == [("Two", "page"), ("three", "chapter")]
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from crawler.discovery.sitemaps import parse_sitemap
 from crawler.failures import describe_failure
 from crawler.guards import refusal
 from crawler.items import FailureItem, NotModifiedItem, SnapshotItem
+from crawler.middlewares import stored_response
 from crawler.sources import Source
 
 #: Statuses that reach the spider instead of being filtered, so each ends as a row.
@@ -214,6 +215,8 @@ class MonitorSpider(scrapy.Spider):
                 at=utcnow(),
                 declared_modified=meta.get("declared_modified"),
             )
+            if role == "document":
+                yield from self.reread_links(response, source)
             return
         if response.status >= 400:
             yield self.failure(source.id, url, role, f"HTTP {response.status}", response.status)
@@ -229,6 +232,22 @@ class MonitorSpider(scrapy.Spider):
             yield from self.discover(response, source, role, final_role)
         except DiscoveryError as exc:
             yield self.failure(source.id, url, role, str(exc), response.status)
+
+    def reread_links(self, response: Response, source: Source) -> Iterator[Any]:
+        """A document page that answers 304 is read from its stored copy for the documents it
+        links to: a report replaced behind an unchanged press release is asked for again
+        (conditionally) whenever the press release is."""
+        if not source.documents or not source.is_document(response.url):
+            return
+        stored = archive.stored_copy(self.db, response.meta.get("stored_snapshot_id"))
+        if stored is None:
+            return
+        try:
+            yield from self.discover(
+                stored_response(response, *stored), source, "document", "document"
+            )
+        except DiscoveryError as exc:
+            yield self.failure(source.id, response.url, "document", str(exc), response.status)
 
     def failure(
         self, source_id: str, url: str, role: str | None, reason: str, status: int | None = None
