@@ -589,7 +589,7 @@ def urls_fetched_since_last_completed_run(
     found = db.execute(
         f"""select distinct s.url from snapshots s join runs r on r.id = s.run_id
         where s.run_id > ? and r.status in ('failed', 'running') and s.role = 'document'
-        and s.source_id in ({placeholders})""",
+        and s.status < 400 and s.source_id in ({placeholders})""",
         [after, *source_ids],
     )
     return {u for (u,) in found}
@@ -612,7 +612,8 @@ def run_counts(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
     failures = row(db, "select count(*) as n from failures where run_id = ?", [run_id])
     pages = row(
         db,
-        "select count(*) as n, coalesce(sum(body_size), 0) as b from snapshots where run_id = ?",
+        """select coalesce(sum(status < 400), 0) as n, coalesce(sum(body_size), 0) as b
+        from snapshots where run_id = ?""",
         [run_id],
     )
     return {
@@ -683,6 +684,8 @@ def write_crawl_batch(
             record["body_sha256"] = hashlib.sha256(body).hexdigest()
             snapshot_id = insert_row(db, "snapshots", record)
             ids.append(snapshot_id)
+            if snap["status"] >= 400:
+                continue  # an error page: its failure row keeps the URL's state and back-off
             for url in {snap["url"], snap["final_url"]}:
                 upsert_row(
                     db,

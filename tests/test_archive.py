@@ -69,6 +69,32 @@ def test_upsert_row_updates_only_the_columns_given(db):
     assert row == {"etag": '"1"', "fail_count": 0}
 
 
+def test_error_pages_are_kept_without_resetting_a_failing_urls_back_off(db):
+    url = "https://w.example/report"
+    run_id = archive.start_run(db, ["test"], 1, "host")
+    (good,) = archive.write_crawl_batch(
+        db, [snapshot_record(url, b"<p>v1</p>", run_id, '"1"')], [], []
+    )
+    for attempt in (1, 2, 3):
+        error = snapshot_record(url, b"<h1>Service unavailable</h1>", run_id) | {"status": 503}
+        failure = {
+            "url": url,
+            "source_id": "test",
+            "run_id": run_id,
+            "status": 503,
+            "role": "document",
+            "reason": "HTTP 503",
+            "at": f"2024-05-0{attempt}T10:00:00+00:00",
+        }
+        archive.write_crawl_batch(db, [error], [failure], [])
+    state = archive.url_state(db, url)
+    assert state["fail_count"] == 3 and state["next_try_at"] == "2024-05-03T12:00:00+00:00"
+    assert state["last_snapshot_id"] == good and state["etag"] == '"1"'  # asked against v1
+    statuses = [r[0] for r in db.execute("select status from snapshots order by id")]
+    assert statuses == [200, 503, 503, 503]
+    assert archive.pending_snapshot_ids(db) == [good]
+
+
 def test_urls_of_an_older_schema_learn_where_they_last_led(db, tmp_path):
     snapshot_id = archive.insert_row(
         db,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler import archive
 from crawler.siteserver import Site, serve_sites
 from crawler.useragent import USER_AGENT
 from tests.conftest import FIXTURE_WEB, SITES_ROOT, make_sources
@@ -117,6 +118,19 @@ def test_failures_are_rows_with_reasons_and_the_run_goes_on(crawled):
     too_large = [r for r in rows.values() if "too large" in r["reason"]]
     assert len(too_large) == 2  # the 30 MB page and the gzip bomb
     assert "partial" in result.stdout
+
+
+def test_an_error_response_is_kept_as_a_snapshot_and_not_extracted(crawled):
+    sites, db, _ = crawled
+    missing = sites["news"].url("/stories/police-pay-award-withdrawn/")
+    (snapshot,) = query(db, "select * from snapshots where url = ?", [missing])
+    assert snapshot["status"] == 404 and snapshot["body_size"] > 0
+    assert archive.decompress(snapshot["body"]).strip()  # what the server said
+    assert scalar(db, "select count(*) from documents where url = ?", [missing]) == 0
+    state = query(db, "select * from urls where url = ?", [missing])[0]
+    assert state["last_status"] == 404 and state["last_snapshot_id"] is None
+    run = query(db, "select * from runs")[0]
+    assert run["pages_fetched"] == scalar(db, "select count(*) from snapshots where status < 400")
 
 
 def test_run_row_counts_and_run_folder(crawled):

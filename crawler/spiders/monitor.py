@@ -219,6 +219,8 @@ class MonitorSpider(scrapy.Spider):
                 yield from self.reread_links(response, source)
             return
         if response.status >= 400:
+            # Kept as it came (a block page saying why, a "withdrawn" notice), never extracted.
+            yield self.snapshot(response, url, source, role)
             yield self.failure(source.id, url, role, f"HTTP {response.status}", response.status)
             return
         final_role = role
