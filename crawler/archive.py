@@ -85,10 +85,16 @@ TABLES: dict[str, dict[str, Any]] = {
         "pk": "id",
         "foreign_keys": [("source_id", "sources", "id"), ("run_id", "runs", "id")],
     },
+    "api_listings": {
+        "columns": {"source_id": str, "url": str, "run_id": int, "started_at": str},
+        "pk": ("source_id", "url"),
+    },
     "urls": {
         "columns": {
             "url": str,
-            "final_url": str,  # where it last led, after redirects
+            # The archived document it last led to: after redirects, and a GOV.UK Content API
+            # item's public page. Set when a response is extracted, or answers 304.
+            "document_url": str,
             "source_id": str,
             "role": str,
             "etag": str,
@@ -370,8 +376,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             _resign_documents(db)
         if found and int(found["value"]) < 4:
             db.execute(
-                """update urls set final_url = (select final_url from snapshots
-                where snapshots.id = urls.last_snapshot_id) where final_url is null"""
+                """update urls set document_url = d.url from documents d
+                where d.snapshot_id = urls.last_snapshot_id and urls.document_url is null"""
             )
         db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
     if "documents_fts" not in existing:
@@ -625,14 +631,53 @@ def run_counts(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
     }
 
 
-def last_completed_run_start(db: sqlite_utils.Database, source_id: str) -> str | None:
+def api_listed_since(db: sqlite_utils.Database, source_id: str, api_url: str) -> str | None:
+    """When the last run that read this API's listing to its end started: the next run asks only
+    for what changed since (the day before). None: never read whole, so ask for everything."""
     found = row(
         db,
-        """select max(started_at) as t from runs where status in ('ok', 'partial')
-        and exists (select 1 from json_each(runs.sources) where value = ?)""",
-        [source_id],
+        "select started_at from api_listings where source_id = ? and url = ?",
+        [source_id, api_url],
     )
-    return found["t"] if found else None
+    return found["started_at"] if found else None
+
+
+def record_api_listed(db: sqlite_utils.Database, source_id: str, api_url: str, run_id: int) -> None:
+    """This run read the API's listing to its end, every page of it answered and understood."""
+    with transaction(db):
+        db.execute(
+            """insert into api_listings (source_id, url, run_id, started_at)
+            select ?, ?, id, started_at from runs where id = ?
+            on conflict(source_id, url) do update
+            set run_id = excluded.run_id, started_at = excluded.started_at""",
+            [source_id, api_url, run_id],
+        )
+
+
+def failed_documents_due(
+    db: sqlite_utils.Database,
+    source_id: str,
+    reasons: tuple[str, ...],
+    statuses: tuple[int, ...],
+    limit: int = 500,
+) -> list[str]:
+    """Documents whose last fetch failed in a way that may pass (`reasons` are how such failure
+    reasons begin, `statuses` such HTTP statuses) and whose back-off is over, oldest first.
+
+    An incremental API lists an item once: if fetching it failed then, nothing lists it again.
+    """
+    like = " or ".join("last_error like ? || '%'" for _ in reasons) or "0"
+    marks = ",".join("?" for _ in statuses) or "null"
+    return [
+        url
+        for (url,) in db.execute(
+            f"""select url from urls where source_id = ? and role = 'document'
+            and fail_count > 0 and (next_try_at is null or next_try_at <= ?)
+            and (last_status in ({marks}) or (last_status is null and ({like})))
+            order by last_fetched_at, url limit ?""",
+            [source_id, now(), *statuses, *reasons, limit],
+        )
+    ]
 
 
 # Crawl state: what each URL answered last, for conditional requests and back-off
@@ -692,7 +737,6 @@ def write_crawl_batch(
                     "urls",
                     {
                         "url": url,
-                        "final_url": snap["final_url"],
                         "source_id": snap["source_id"],
                         "role": snap["role"],
                         "etag": snap.get("etag"),
@@ -714,7 +758,6 @@ def write_crawl_batch(
                 "urls",
                 {
                     "url": item["url"],
-                    "final_url": item.get("final_url") or item["url"],
                     "last_fetched_at": item["at"],
                     "last_status": 304,
                     "last_run_id": item["run_id"],
@@ -728,9 +771,15 @@ def write_crawl_batch(
                 },
                 "url",
             )
+            final = item.get("final_url") or item["url"]
             db.execute(
-                "update documents set last_seen = ? where url = ? or url = ?",
-                [item["at"], item["url"], item.get("final_url") or item["url"]],
+                """update urls set document_url = coalesce(
+                (select document_url from urls where url = ?), document_url) where url = ?""",
+                [final, item["url"]],
+            )
+            db.execute(
+                f"update documents set last_seen = ? where {_DOCUMENT_OF_URL}",
+                [item["at"], final, item["url"]],
             )
         for failure in failures:
             db["failures"].insert(
@@ -781,9 +830,14 @@ def record_event(
     )
 
 
+# The document a fetched URL stands for: itself, or the one it last led to (two parameters:
+# the URL as the document's address, then as the fetched URL).
+_DOCUMENT_OF_URL = "url in (?, (select document_url from urls where url = ?))"
+
+
 def mark_gone(db: sqlite_utils.Database, url: str, status: int, run_id: int, at: str) -> None:
     """A known document that answers 404/410 is marked removed, with a dated event; kept whole."""
-    document = row(db, "select id, status from documents where url = ?", [url])
+    document = row(db, f"select id, status from documents where {_DOCUMENT_OF_URL}", [url, url])
     if not document or document["status"] == "removed":
         return
     record_event(
@@ -876,6 +930,10 @@ def _store_document(
 
     url = getattr(doc, "canonical_url", None) or snapshot["final_url"] or snapshot["url"]
     seen_at = snapshot["fetched_at"]
+    db.execute(
+        "update urls set document_url = ? where url in (?, ?)",
+        [url, snapshot["url"], snapshot["final_url"] or snapshot["url"]],
+    )
     digest = content_hash(doc.title, doc.text)
     published = (
         doc.published
@@ -1170,12 +1228,12 @@ def replace_figure_checks(
 def mark_seen(db: sqlite_utils.Database, urls: list[str], at: str) -> None:
     """Documents still listed with an unchanged date were seen this run, though not fetched.
 
-    A listed URL that redirects names its document by the URL it was last redirected to.
+    A listed URL stands for the document it last led to (`urls.document_url`): the page it
+    redirected to, or a GOV.UK Content API item's public page.
     """
     with transaction(db):
         db.conn.executemany(
-            """update documents set last_seen = ?
-            where url in (?, (select final_url from urls where url = ?))""",
+            f"update documents set last_seen = ? where {_DOCUMENT_OF_URL}",
             [(at, url, url) for url in urls],
         )
 

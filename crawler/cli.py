@@ -206,8 +206,10 @@ def publish(out_dir, db_path) -> None:
 @cli.command()
 @click.argument("query")
 @db_option
-@click.option("--limit", default=20, show_default=True, type=int)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Most results."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON array.")
 def search(query, db_path, limit, as_json) -> None:
     """Full-text search (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
     db = open_db(db_path, create=False)

@@ -12,6 +12,18 @@ from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 from crawler.settings import MAX_RESPONSE_BYTES
 
 CAP_MB = MAX_RESPONSE_BYTES // (1024 * 1024)
+#: How the reasons below begin for failures that may pass (the network, a busy server): a document
+#: that failed so is asked for again on later runs even when no listing names it any more.
+TRANSIENT_REASONS = (
+    "DNS lookup failed",
+    "timed out",
+    "connection refused",
+    "connection lost",
+    "no response received",
+    "response broken off",
+)
+#: HTTP statuses that may pass in the same way.
+TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
 
 
 def describe_failure(failure: Failure) -> str:

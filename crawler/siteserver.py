@@ -445,7 +445,8 @@ def wordpress_posts(ex: Exchange) -> Reply:
     """A WordPress REST `wp/v2/posts` endpoint over the JSON list in `file`, as WordPress pages it.
 
     Honours `page`, `per_page` (default 10, at most 100), `after` and `modified_after`; newest
-    first; X-WP-Total and X-WP-TotalPages headers; a page past the end is WordPress's 400.
+    first; X-WP-Total and X-WP-TotalPages headers; a page past the end is WordPress's 400. The
+    page numbered `broken_page`, if given, answers 500.
     """
     page = ex.site.page(str(ex.route["file"]))
     if page is None:
@@ -462,6 +463,8 @@ def wordpress_posts(ex: Exchange) -> Reply:
     except ValueError:
         return _wp_error("rest_invalid_param", "Invalid parameter(s): page", 400)
     pages = max(1, -(-len(posts) // per_page))
+    if number == int(ex.route.get("broken_page", 0)):
+        return fixed_status(replace(ex, route={"status": 500}))
     if number > pages:
         message = "The page number requested is larger than the number of pages available."
         return _wp_error("rest_post_invalid_page_number", message, 400)

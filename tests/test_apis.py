@@ -8,6 +8,8 @@ after each step is recorded for the tests, which only read it.
 from __future__ import annotations
 
 import json
+import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,8 +67,11 @@ def govuk(tmp_path_factory):
         state["first"] = _documents(db)
         state["first_log"] = site.paths()
         site.reset_log()
+        time.sleep(1)  # last_seen has whole seconds
         crawl(sources, db)
         state["second_log"] = site.paths()
+        state["second"] = _documents(db)
+        state["second_run"] = query(db, "select * from runs order by id desc limit 1")[0]
         _declare_edit(site)
         site.reset_log()
         crawl(sources, db)
@@ -129,6 +134,12 @@ def test_unchanged_govuk_recrawl_fetches_no_known_document(govuk):
     assert len(searches) == 2  # this server ignores the date filter: the spider must skip
     assert all("filter_public_timestamp=from" in p for p in searches)
     assert not [p for p in log if p.startswith(CONTENT) or p.startswith("/media/")]
+
+
+def test_unchanged_govuk_items_are_still_seen(govuk):
+    started = govuk["second_run"]["started_at"]
+    for path in (REVIEW, KNIFE):
+        assert govuk["second"][govuk["base"] + path]["last_seen"] >= started
 
 
 def test_declared_govuk_edit_is_a_new_version_with_its_change_note(govuk):
@@ -233,3 +244,44 @@ def test_unchanged_wordpress_recrawl_fetches_no_post_again(wordpress):
     assert [r["status"] for r in runs] == ["ok", "ok"]
     assert runs[0]["documents_new"] == 3 and runs[1]["documents_new"] == 0
     assert runs[1]["pages_fetched"] + runs[1]["not_modified"] <= 2  # robots.txt and the API
+
+
+def test_an_incomplete_api_listing_is_read_whole_again_and_failed_posts_are_retried(tmp_path):
+    with serve_sites({"wordpress": SITES_ROOT / "wordpress"}, first_host=63) as sites:
+        site = sites["wordpress"]
+        sources = make_sources(tmp_path, site)
+        db = tmp_path / "archive.db"
+        api = "/wp-json/wp/v2/posts"
+        # Runs 1 and 2: the API's second page fails, so its listing is incomplete.
+        site.set_route(api, "wordpress_posts", file=WP_POSTS, broken_page=2)
+        crawl(sources, db)
+        crawl(sources, db)
+        assert {site.url(p) for p in POSTS[:2]} == set(_documents(db))
+        # Run 3 asks for everything again (no modified_after), page 2 too though it failed
+        # twice (API pages never back off), but one post answers 503.
+        site.set_route(api, "wordpress_posts", file=WP_POSTS)
+        site.set_route(POSTS[2], "status", status=503)
+        site.reset_log()
+        crawl(sources, db)
+        pages = [p for p in site.paths() if p.startswith(api)]
+        assert len(pages) == 2 and "page=2" in pages[1]
+        assert not [p for p in pages if "modified_after" in p]
+        assert site.url(POSTS[2]) not in _documents(db)
+        # Run 4 is incremental: the API no longer lists the old post, which is fetched anyway.
+        site.set_route(POSTS[2], "file")
+        site.reset_log()
+        crawl(sources, db)
+        assert "modified_after=" in [p for p in site.paths() if p.startswith(api)][0]
+        assert {site.url(p) for p in POSTS} == set(_documents(db))
+        statuses = [r["status"] for r in query(db, "select status from runs order by id")]
+        assert statuses == ["partial", "partial", "partial", "ok"]
+
+
+def test_govuk_documents_may_be_written_for_the_public_addresses(tmp_path):
+    with serve_sites({"govuk": SITES_ROOT / "govuk"}, first_host=64) as sites:
+        site = sites["govuk"]
+        patterns = ["^" + re.escape(site.url(NEWS)), r"\.pdf$"]
+        sources = make_sources(tmp_path, site, documents=patterns)
+        crawl(sources, tmp_path / "archive.db")
+        docs = _documents(tmp_path / "archive.db")
+        assert {site.url(p) for p in (REVIEW, KNIFE, VISA, "/media/report.pdf")} <= set(docs)

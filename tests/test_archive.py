@@ -95,11 +95,14 @@ def test_error_pages_are_kept_without_resetting_a_failing_urls_back_off(db):
     assert archive.pending_snapshot_ids(db) == [good]
 
 
-def test_urls_of_an_older_schema_learn_where_they_last_led(db, tmp_path):
+def test_urls_of_an_older_schema_learn_which_document_they_led_to(db, tmp_path):
     snapshot_id = archive.insert_row(
         db,
         "snapshots",
         {"url": "https://example.org/old", "final_url": "https://example.org/new", "status": 200},
+    )
+    archive.insert_row(
+        db, "documents", {"url": "https://example.org/new", "snapshot_id": snapshot_id}
     )
     archive.upsert_row(
         db, "urls", {"url": "https://example.org/old", "last_snapshot_id": snapshot_id}, "url"
@@ -107,7 +110,7 @@ def test_urls_of_an_older_schema_learn_where_they_last_led(db, tmp_path):
     archive.upsert_row(db, "meta", {"key": "schema_version", "value": "3"}, "key")
     db.conn.close()
     reopened = archive.open_archive(tmp_path / "archive.db")
-    led = reopened.execute("select final_url from urls where url = 'https://example.org/old'")
+    led = reopened.execute("select document_url from urls where url = 'https://example.org/old'")
     assert led.fetchone()[0] == "https://example.org/new"
     reopened.conn.close()
 

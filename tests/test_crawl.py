@@ -242,6 +242,54 @@ def test_a_report_replaced_behind_an_unchanged_press_release_is_found(fixture_we
     assert doc["version_count"] == 2 and "131 of 490" in doc["text"]
 
 
+def test_a_press_release_answering_304_leaves_a_recently_fetched_report_alone(
+    fixture_web, tmp_path
+):
+    watchdog = fixture_web["watchdog"]
+    # Listing pages only: no dates, so every known document is asked for again, conditionally.
+    sources = make_sources(tmp_path, watchdog, feeds=[], sitemaps=[])
+    db = tmp_path / "archive.db"
+    crawl(sources, db)
+    watchdog.reset_log()
+    crawl(sources, db)
+    (release,) = watchdog.requests("/news/vetting-failures-inspection/")
+    assert release.status == 304
+    assert watchdog.requests(REPORT) == []  # fetched minutes ago: not due for a re-check
+    assert scalar(db, "select count(*) from documents where url = ?", [watchdog.url(REPORT)]) == 1
+
+
+def test_a_page_reached_by_a_link_does_not_take_the_linking_pages_date(tmp_path):
+    root = tmp_path / "site"
+    pages = {
+        "news/a/index.html": "<h1>Referrals rise</h1><p>{text}</p><a href='/news/b/'>More</a>",
+        "news/b/index.html": "<h1>Vetting review</h1><p>{text}</p>",
+    }
+    text = "Forces referred 490 matters to the watchdog, 118 of them for abuse of position. " * 5
+    for path, body in pages.items():
+        (root / path).parent.mkdir(parents=True)
+        (root / path).write_text(
+            f"<html><body><article>{body.format(text=text)}</article></body></html>"
+        )
+    (root / "routes.toml").write_text('[site]\nlast_modified = "2024-06-20T09:00:00Z"\n')
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    (root / "feed.xml").write_text(
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>News</title>"
+        "<item><title>Referrals rise</title><link>{{base}}/news/a/</link>"
+        "<pubDate>Wed, 12 Jun 2024 09:00:00 +0000</pubDate></item></channel></rss>"
+    )
+    (root / "source.toml").write_text(
+        '[[sources]]\nid = "linked"\nname = "Linked"\nkind = "news"\nhomepage = "{{base}}/"\n'
+        'allowed_domains = ["{{host}}"]\nfeeds = ["{{base}}/feed.xml"]\n'
+        "documents = ['/news/[a-z]/$']\ndelay = 0\n"
+    )
+    with Site(root, host="127.0.0.48") as site:
+        sources = make_sources(tmp_path, site)
+        crawl(sources, tmp_path / "archive.db")
+        docs = {r["url"]: r for r in query(tmp_path / "archive.db", "select * from documents")}
+        assert docs[site.url("/news/a/")]["published"][:10] == "2024-06-12"  # its feed entry's
+        assert docs[site.url("/news/b/")]["published"] is None  # not its referrer's date
+
+
 def test_a_listed_url_that_redirects_keeps_its_document_seen(fixture_web, tmp_path):
     news = fixture_web["news"]
     sources = make_sources(tmp_path, news)

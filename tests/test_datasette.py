@@ -25,7 +25,7 @@ from tests.archive_factory import (
 )
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-HIDDEN = {"snapshots", "urls", "meta", "signatures"}
+HIDDEN = {"snapshots", "urls", "api_listings", "meta", "signatures"}
 RAW_HOSTILE = ["<script>alert(1)", "<img src=x onerror", "<img src=x onerror=alert(1)>"]
 
 

@@ -21,6 +21,7 @@ from crawler import archive
 from crawler.discovery import Candidate, DiscoveryError
 from crawler.discovery.apis import (
     govuk_attachment_links,
+    govuk_public_url,
     govuk_search_url,
     parse_govuk_search,
     parse_wordpress_posts,
@@ -29,7 +30,7 @@ from crawler.discovery.apis import (
 from crawler.discovery.feeds import parse_feed
 from crawler.discovery.listings import LinkScreen, extract_links, meta_refresh_target
 from crawler.discovery.sitemaps import parse_sitemap
-from crawler.failures import describe_failure
+from crawler.failures import TRANSIENT_REASONS, TRANSIENT_STATUSES, describe_failure
 from crawler.guards import refusal
 from crawler.items import FailureItem, NotModifiedItem, SnapshotItem
 from crawler.middlewares import stored_response
@@ -71,6 +72,12 @@ class MonitorSpider(scrapy.Spider):
         self.sitemap_listed: dict[str, set[str]] = {s.id: set() for s in sources}
         self.sitemap_incomplete: set[str] = set()
         self.limit_reported: set[str] = set()
+        # APIs (source id, configured URL) by the URL of each page asked for, those read to their
+        # last page, and those with a page that failed: only a whole listing moves the window
+        # of the next incremental run forward.
+        self.api_pages: dict[str, tuple[str, str]] = {}
+        self.apis_listed: set[tuple[str, str]] = set()
+        self.apis_broken: set[tuple[str, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> MonitorSpider:
@@ -84,6 +91,8 @@ class MonitorSpider(scrapy.Spider):
         chain = request.meta.get("redirect_urls") or []
         source_id = request.meta.get("source_id")
         if source_id and request.url in chain:
+            if chain[0] in self.api_pages:
+                self.apis_broken.add(self.api_pages[chain[0]])
             reason = f"too many redirects: a redirect loop ({' -> '.join([*chain, request.url])})"[
                 :500
             ]
@@ -114,14 +123,18 @@ class MonitorSpider(scrapy.Spider):
         for url in source.start_urls:
             yield from self.request(url, source, "listing", seed=True)
         for api in source.apis:
+            since = archive.api_listed_since(self.db, source.id, api.url)
             if api.type == "govuk-search":
-                since = archive.last_completed_run_start(self.db, source.id)
-                since = since[:10] if since else None
-                url = govuk_search_url(api, since)
+                url = govuk_search_url(api, since[:10] if since else None)
             else:
-                since = archive.last_completed_run_start(self.db, source.id)
                 url = wordpress_posts_url(api, 1, since)
-            yield from self.request(url, source, "api", seed=True, api_type=api.type)
+            yield from self.request(
+                url, source, "api", seed=True, api_type=api.type, api_url=api.url
+            )
+        for url in archive.failed_documents_due(
+            self.db, source.id, TRANSIENT_REASONS, TRANSIENT_STATUSES
+        ):
+            yield from self.request(url, source, "document")
 
     def request(
         self,
@@ -140,10 +153,12 @@ class MonitorSpider(scrapy.Spider):
         if url in self.considered:
             return
         self.considered.add(url)
+        if role == "api":
+            self.api_pages[url] = (source.id, meta["api_url"])
         reason = refusal(url, source)
         if reason:
             self.crawler.stats.inc_value("oversight/links_refused")
-            if seed:
+            if seed or role == "api":
                 yield self.failure(source.id, url, role, reason)
             return
         if role == "document":
@@ -154,7 +169,9 @@ class MonitorSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("oversight/skipped_unchanged")
                 self.skipped_unchanged.append(url)
                 return
-        if self.backing_off(url):
+        # A source's entry points and API pages are asked for every run: skipping one quietly
+        # would read as a source with nothing new.
+        if not seed and role != "api" and self.backing_off(url):
             self.crawler.stats.inc_value("oversight/backing_off")
             return
         meta.update(
@@ -165,6 +182,7 @@ class MonitorSpider(scrapy.Spider):
         )
         if candidate is not None:
             meta["linked_date"] = candidate.published
+            meta["dated_by_referrer"] = candidate.dated_by_referrer
             meta["declared_modified"] = candidate.modified
         yield scrapy.Request(
             url,
@@ -195,6 +213,12 @@ class MonitorSpider(scrapy.Spider):
         modified = _parse_time(candidate.modified, end_of_day=True)
         return modified is not None and modified < fetched
 
+    def due(self, url: str, source: Source) -> bool:
+        """Whether a known document was last fetched longer ago than `recheck_days` (or never)."""
+        state = archive.not_modified_since(self.db, url)
+        fetched = state and state["last_fetched_at"] and _parse_time(state["last_fetched_at"])
+        return not fetched or datetime.now(UTC) - fetched > timedelta(days=source.recheck_days)
+
     def backing_off(self, url: str) -> bool:
         state = archive.not_modified_since(self.db, url)
         return bool(state and state["next_try_at"] and state["next_try_at"] > utcnow())
@@ -224,7 +248,11 @@ class MonitorSpider(scrapy.Spider):
             yield self.failure(source.id, url, role, f"HTTP {response.status}", response.status)
             return
         final_role = role
-        if role in ("listing", "document") and source.is_document(response.url):
+        # A GOV.UK Content API item is archived under its public page: either address may be
+        # the one `documents` was written for.
+        if role in ("listing", "document") and (
+            source.is_document(response.url) or source.is_document(govuk_public_url(response.url))
+        ):
             final_role = "document"
         elif role == "document":
             final_role = "page"  # redirected somewhere that is not a document: kept, not extracted
@@ -238,7 +266,11 @@ class MonitorSpider(scrapy.Spider):
     def reread_links(self, response: Response, source: Source) -> Iterator[Any]:
         """A document page that answers 304 is read from its stored copy for the documents it
         links to: a report replaced behind an unchanged press release is asked for again
-        (conditionally) whenever the press release is."""
+        (conditionally) when the press release is.
+
+        Only linked documents not fetched within the source's `recheck_days` are asked for, so
+        304s do not cascade through every "related stories" link of a site on every run.
+        """
         if not source.documents or not source.is_document(response.url):
             return
         stored = archive.stored_copy(self.db, response.meta.get("stored_snapshot_id"))
@@ -246,7 +278,7 @@ class MonitorSpider(scrapy.Spider):
             return
         try:
             yield from self.discover(
-                stored_response(response, *stored), source, "document", "document"
+                stored_response(response, *stored), source, "document", "document", due_only=True
             )
         except DiscoveryError as exc:
             yield self.failure(source.id, response.url, "document", str(exc), response.status)
@@ -254,9 +286,12 @@ class MonitorSpider(scrapy.Spider):
     def failure(
         self, source_id: str, url: str, role: str | None, reason: str, status: int | None = None
     ) -> FailureItem:
-        """A failures row; a sitemap that could not be read also marks the listing incomplete."""
+        """A failures row; a sitemap or API page that could not be read also marks its listing
+        incomplete."""
         if role == "sitemap":
             self.sitemap_incomplete.add(source_id)
+        elif role == "api" and url in self.api_pages:
+            self.apis_broken.add(self.api_pages[url])
         return FailureItem(
             url=url, source_id=source_id, status=status, role=role, reason=reason, at=utcnow()
         )
@@ -278,13 +313,24 @@ class MonitorSpider(scrapy.Spider):
             headers=headers,
             body=response.body,
             fetched_at=utcnow(),
-            linked_date=response.meta.get("linked_date"),
+            linked_date=(
+                None
+                if response.meta.get("dated_by_referrer") and not _is_pdf(response)
+                else response.meta.get("linked_date")
+            ),
             declared_modified=response.meta.get("declared_modified"),
         )
 
     def discover(
-        self, response: Response, source: Source, role: str, final_role: str
+        self,
+        response: Response,
+        source: Source,
+        role: str,
+        final_role: str,
+        due_only: bool = False,
     ) -> Iterator[Any]:
+        """Requests for what `response` lists or links to; `due_only`: of the documents it links
+        to, only those due a re-check (see `reread_links`)."""
         body, url = response.body, response.url
         if role == "feed":
             for entry in parse_feed(body, url):
@@ -300,10 +346,13 @@ class MonitorSpider(scrapy.Spider):
         elif role == "api":
             yield from self.discover_api(response, source)
         elif _is_html(response):
-            yield from self.discover_links(response, source, role, final_role)
+            yield from self.discover_links(response, source, role, final_role, due_only)
         elif final_role == "document" and _is_json(response):
             for attachment in govuk_attachment_links(body, url):
-                yield from self.request(attachment.url, source, "document", candidate=attachment)
+                if not due_only or self.due(attachment.url, source):
+                    yield from self.request(
+                        attachment.url, source, "document", candidate=attachment
+                    )
 
     def discover_api(self, response: Response, source: Source) -> Iterator[Any]:
         if response.meta.get("api_type") == "govuk-search":
@@ -315,11 +364,25 @@ class MonitorSpider(scrapy.Spider):
             candidates, next_url = parse_wordpress_posts(response.body, response.url, headers)
         for candidate in candidates:
             yield from self.request(candidate.url, source, "document", candidate=candidate)
+        api = (source.id, response.meta["api_url"])
         if next_url:
-            yield from self.request(next_url, source, "api", api_type=response.meta.get("api_type"))
+            yield from self.request(
+                next_url,
+                source,
+                "api",
+                api_type=response.meta.get("api_type"),
+                api_url=response.meta["api_url"],
+            )
+        else:
+            self.apis_listed.add(api)
 
     def discover_links(
-        self, response: Response, source: Source, role: str, final_role: str
+        self,
+        response: Response,
+        source: Source,
+        role: str,
+        final_role: str,
+        due_only: bool = False,
     ) -> Iterator[Any]:
         refresh = meta_refresh_target(response.body, response.url)
         if refresh:
@@ -333,7 +396,11 @@ class MonitorSpider(scrapy.Spider):
         screen = self.link_screen(source, listing=role == "listing")
         for link in extract_links(response.body, response.url, screen=screen):
             if source.matches_document(link.url):
-                candidate = Candidate(url=link.url, published=page_date, anchor=link.anchor)
+                if due_only and not self.due(link.url, source):
+                    continue
+                candidate = Candidate(
+                    url=link.url, published=page_date, anchor=link.anchor, dated_by_referrer=True
+                )
                 yield from self.request(link.url, source, "document", candidate=candidate)
             elif self.listing_pages[source.id] >= source.max_pages:
                 if source.id not in self.limit_reported:
@@ -374,6 +441,8 @@ class MonitorSpider(scrapy.Spider):
     def closed(self, reason: str) -> None:
         archive.mark_seen(self.db, self.skipped_unchanged, utcnow())
         if reason == "finished":
+            for source_id, api_url in self.apis_listed - self.apis_broken:
+                archive.record_api_listed(self.db, source_id, api_url, self.run_id)
             for source in self.sources.values():
                 listed = self.sitemap_listed[source.id]
                 if source.sitemaps and listed and source.id not in self.sitemap_incomplete:
@@ -390,6 +459,11 @@ def _is_html(response: Response) -> bool:
         return True
     head = response.body[:512].lstrip().lower()
     return not content_type and (head.startswith(b"<!doctype html") or head.startswith(b"<html"))
+
+
+def _is_pdf(response: Response) -> bool:
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+    return "pdf" in content_type or response.body[:1024].lstrip().startswith(b"%PDF")
 
 
 def _is_json(response: Response) -> bool:
