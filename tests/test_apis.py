@@ -285,3 +285,15 @@ def test_govuk_documents_may_be_written_for_the_public_addresses(tmp_path):
         crawl(sources, tmp_path / "archive.db")
         docs = _documents(tmp_path / "archive.db")
         assert {site.url(p) for p in (REVIEW, KNIFE, VISA, "/media/report.pdf")} <= set(docs)
+
+
+def test_a_govuk_item_whose_content_answers_404_is_marked_removed(tmp_path):
+    with serve_sites({"govuk": SITES_ROOT / "govuk"}, first_host=65) as sites:
+        site = sites["govuk"]
+        sources = make_sources(tmp_path, site, recheck_days=0)
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        site.remove_page(CONTENT + REVIEW)
+        crawl(sources, db)
+        doc = _documents(db)[site.url(REVIEW)]
+        assert doc["status"] == "removed" and doc["text"]
