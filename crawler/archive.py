@@ -314,6 +314,7 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("tables", ["document_id"], False),
     ("images", ["document_id"], False),
     ("figure_checks", ["document_id"], False),
+    ("figure_checks", ["cited_document_id"], False),
     ("events", ["document_id"], False),
     ("alerts", ["watch", "matched_at"], False),
     ("alerts", ["watch", "document_id", "reason", "run_id"], True),
@@ -781,6 +782,23 @@ def write_crawl_batch(
                 f"update documents set last_seen = ? where {_DOCUMENT_OF_URL}",
                 [item["at"], final, item["url"]],
             )
+            for document in list(
+                rows(
+                    db,
+                    f"select id from documents where status = 'removed' and {_DOCUMENT_OF_URL}",
+                    [final, item["url"]],
+                )
+            ):
+                if item["at"] > _removed_at(db, document["id"]):
+                    record_event(
+                        db,
+                        document["id"],
+                        "restored",
+                        item["at"],
+                        item["run_id"],
+                        "the page answers again, unchanged since it was stored (304)",
+                        "live",
+                    )
         for failure in failures:
             db["failures"].insert(
                 {k: failure[k] for k in ("run_id", "source_id", "url", "status", "reason", "at")}
@@ -833,6 +851,17 @@ def record_event(
 # The document a fetched URL stands for: itself, or the one it last led to (two parameters:
 # the URL as the document's address, then as the fetched URL).
 _DOCUMENT_OF_URL = "url in (?, (select document_url from urls where url = ?))"
+
+
+def _removed_at(db: sqlite_utils.Database, document_id: int) -> str:
+    """When the document was last marked removed: only a later fetch can show it is back (a
+    full re-extraction replays older snapshots, which must not)."""
+    found = row(
+        db,
+        "select max(at) as at from events where document_id = ? and kind = 'removed'",
+        [document_id],
+    )
+    return (found or {}).get("at") or ""
 
 
 def mark_gone(db: sqlite_utils.Database, url: str, status: int, run_id: int, at: str) -> None:
@@ -1009,7 +1038,7 @@ def _store_document(
                 detail = f"declared: {declared}" if declared else "undeclared edit"
                 record_event(db, document_id, "edited", seen_at, snapshot["run_id"], detail)
             outcome = "new" if first else "changed"
-        if existing["status"] == "removed":
+        if existing["status"] == "removed" and seen_at > _removed_at(db, document_id):
             record_event(
                 db,
                 document_id,
@@ -1116,6 +1145,9 @@ def _replace_children(
     if replacing:
         for table in ("figures", "links", "tables", "images", "mentions", "figure_checks"):
             db.execute(f"delete from [{table}] where document_id = ?", [document_id])
+        # Checks of other documents' quotes against this one compared its old figures: they are
+        # made again (`citation_pairs_without_checks`) after this extraction.
+        db.execute("delete from figure_checks where cited_document_id = ?", [document_id])
     _insert_rows(
         db,
         "figures",

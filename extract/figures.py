@@ -682,12 +682,17 @@ def _head_noun(words: list[str], value: float | None) -> str | None:
             break
         if lower in _CLAUSE_WORDS:
             break
-        taken += 1
         if value == 1:
+            # "one case examined", "one officer died": a participle after the noun ends it.
+            if taken and lower.endswith("ed") and not word[0].isupper():
+                break
+            taken += 1
             last = lower
-            if taken >= 3:
+            # Names run long ("One former Greater Manchester Police officer").
+            if taken >= 5 or (taken >= 3 and not word[0].isupper()):
                 break
             continue
+        taken += 1
         if looks_plural(lower):
             plural = lower
             proper = word[0].isupper() and not word.isupper()

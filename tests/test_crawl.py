@@ -182,6 +182,10 @@ def test_unchanged_recrawl_downloads_no_known_document_again(fixture_web, tmp_pa
     assert run["documents_new"] == 0 and run["documents_changed"] == 0
     assert run["not_modified"] > 0
     assert scalar(db, "select count(*) from versions") == len(documents)
+    # The feed, sitemaps and listings answered 304 this run (their stored copies were read again),
+    # and their state says so: the source answered.
+    feed = query(db, "select * from urls where url = ?", [fixture_web["watchdog"].url("/feed/")])
+    assert feed[0]["last_status"] == 304 and feed[0]["last_run_id"] == run["id"]
 
 
 def test_changed_article_gets_a_second_version(fixture_web, tmp_path):
@@ -305,7 +309,7 @@ def test_a_listed_url_that_redirects_keeps_its_document_seen(fixture_web, tmp_pa
     assert scalar(db, "select last_seen from documents where url = ?", [target]) > seen
 
 
-def test_document_answering_404_is_marked_removed_and_kept(fixture_web, tmp_path):
+def test_document_answering_404_is_marked_removed_then_restored_by_a_304(fixture_web, tmp_path):
     news = fixture_web["news"]
     sources = make_sources(tmp_path, news, recheck_days=0)
     db = tmp_path / "archive.db"
@@ -317,6 +321,14 @@ def test_document_answering_404_is_marked_removed_and_kept(fixture_web, tmp_path
     assert doc["status"] == "removed" and doc["text"]
     events = query(db, "select kind from events where document_id = ?", [doc["id"]])
     assert [e["kind"] for e in events] == ["removed"]
+    # Back as it was: the conditional request gets a 304, which is enough to restore it.
+    news.reset_state()
+    news.reset_log()
+    crawl(sources, db)
+    assert [r.status for r in news.requests("/stories/watchdog-vetting-failures/")] == [304]
+    assert scalar(db, "select status from documents where id = ?", [doc["id"]]) == "live"
+    events = query(db, "select kind from events where document_id = ? order by id", [doc["id"]])
+    assert [e["kind"] for e in events] == ["removed", "restored"]
 
 
 def test_bad_sources_file_is_refused_naming_file_source_and_field(tmp_path):

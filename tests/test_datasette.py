@@ -163,6 +163,15 @@ async def test_search_options_filter_and_may_be_left_blank(ds):
     assert [row["document_id"] for row in early] == [IOPC_DOC]
 
 
+async def test_search_leaves_out_syndicated_copies(archive, tmp_path):
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(archive) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+        target.execute("update documents set duplicate_of = ? where id = ?", [IOPC_DOC, NEWS_DOC])
+    rows = await get_json(make_datasette(copy), "/archive/search.json?_shape=array&q=referrals")
+    assert [row["document_id"] for row in rows] == [IOPC_DOC]
+
+
 @pytest.mark.parametrize("query", ["stop-and-search", '"unbalanced', "£1.2 million", "OR", "(x"])
 async def test_search_accepts_any_text_without_a_syntax_error(ds, query):
     response = await ds.client.get("/archive/search.json", params={"q": query})

@@ -354,3 +354,16 @@ def test_times_without_a_comparison_counts_occasions():
 def test_age_after_a_name_is_a_duration_in_years():
     fig = only("Graham Tolley, 52, was jailed.")
     assert (fig.kind, fig.value, fig.unit) == ("duration", 52, "year")
+
+
+@pytest.mark.parametrize(
+    "text, unit",
+    [
+        ("One former Greater Manchester Police officer was jailed for 10 months.", "officer"),
+        ("In one case examined, the force waited six weeks.", "case"),
+        ("One officer died in custody last year.", "officer"),
+        ("One armed officer responded to the call.", "officer"),
+    ],
+)
+def test_one_counts_the_noun_after_it_not_a_name_or_a_verb(text, unit):
+    assert figure_at(text, text.split()[0] if text[0] == "O" else "one").unit == unit

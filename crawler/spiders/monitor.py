@@ -256,7 +256,13 @@ class MonitorSpider(scrapy.Spider):
             final_role = "document"
         elif role == "document":
             final_role = "page"  # redirected somewhere that is not a document: kept, not extracted
-        if not meta.get("from_store"):
+        if meta.get("from_store"):
+            # A feed, sitemap or listing that answered 304, read again from its stored copy: the
+            # 304 is still recorded, so the source counts as answering.
+            yield NotModifiedItem(
+                url=url, final_url=response.url, source_id=source.id, role=role, at=utcnow()
+            )
+        else:
             yield self.snapshot(response, url, source, final_role)
         try:
             yield from self.discover(response, source, role, final_role)
