@@ -58,6 +58,10 @@ TABLES: dict[str, dict[str, Any]] = {
             "host": str,
             "error": str,
             "log_dir": str,
+            # The last versions row before the run began: the versions after it, up to the next
+            # run's, are what this run added, whichever run fetched their snapshots (a killed
+            # or --no-extract run's pages are extracted by the next one).
+            "versions_before": int,
         },
         "pk": "id",
     },
@@ -564,6 +568,9 @@ def start_run(db: sqlite_utils.Database, source_ids: list[str], pid: int, host: 
                 "bytes_received": 0,
                 "pid": pid,
                 "host": host,
+                "versions_before": db.execute(
+                    "select coalesce(max(id), 0) from versions"
+                ).fetchone()[0],
             }
         )
     return int(table.last_pk)
@@ -602,17 +609,24 @@ def urls_fetched_since_last_completed_run(
     return {u for (u,) in found}
 
 
+# Whether versions row `v` was added during run `r` (see `runs.versions_before`); runs recorded
+# before that column existed go by the run that fetched the version's snapshot.
+_VERSION_OF_RUN = """(case when r.versions_before is null then v.run_id = r.id
+    else v.id > r.versions_before and v.id <= coalesce(
+      (select min(n.versions_before) from runs n where n.id > r.id), 9223372036854775807) end)"""
+
+
 def run_counts(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
     """Counts for a run, read back from what was stored (so they are right after a restart too)."""
     new = row(
         db,
-        """select count(*) as n from versions v where v.run_id = ?
+        f"""select count(*) as n from versions v join runs r on r.id = ? where {_VERSION_OF_RUN}
         and v.id = (select min(id) from versions w where w.document_id = v.document_id)""",
         [run_id],
     )
     changed = row(
         db,
-        """select count(*) as n from versions v where v.run_id = ?
+        f"""select count(*) as n from versions v join runs r on r.id = ? where {_VERSION_OF_RUN}
         and v.id > (select min(id) from versions w where w.document_id = v.document_id)""",
         [run_id],
     )
@@ -1438,12 +1452,13 @@ def documents_touched_in_run(db: sqlite_utils.Database, run_id: int) -> list[dic
     """
     return list(
         db.query(
-            """
+            f"""
             with touched as (
               select v.document_id,
                 max(v.id = (select min(f.id) from versions f where f.document_id = v.document_id))
                   as is_new
-              from versions v where v.run_id = ? group by v.document_id
+              from versions v join runs r on r.id = ? where {_VERSION_OF_RUN}
+              group by v.document_id
             )
             select d.id as document_id, case when t.is_new then 'new' else 'changed' end as reason,
               d.source_id, s.kind as source_kind

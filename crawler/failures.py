@@ -26,8 +26,19 @@ TRANSIENT_REASONS = (
 TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)
 
 
+# Scrapy 2.19's download handlers wrap Twisted's errors in these, raised `from` the original.
+_WRAPPERS = (
+    "CannotResolveHostError",
+    "DownloadConnectionRefusedError",
+    "DownloadFailedError",
+    "DownloadTimeoutError",
+)
+
+
 def describe_failure(failure: Failure) -> str:
     exc = failure.value
+    if type(exc).__name__ in _WRAPPERS and isinstance(exc.__cause__, Exception):
+        exc = exc.__cause__
     message = str(exc)
     lowered = message.lower()
     if "max size" in lowered or "maxsize" in lowered:
@@ -46,16 +57,18 @@ def describe_failure(failure: Failure) -> str:
         if "max redirections" in message.lower():
             return "too many redirects (a loop, or a chain longer than 10)"
         return message or "request refused"
-    if isinstance(exc, net.DNSLookupError):
+    if isinstance(exc, net.DNSLookupError) or name == "CannotResolveHostError":
         return f"DNS lookup failed: {message}"
     if isinstance(exc, (net.TimeoutError, net.TCPTimedOutError)) or "Timeout" in name:
         return f"timed out: no complete answer in time ({message or name})"[:500]
-    if isinstance(exc, net.ConnectionRefusedError):
+    if isinstance(exc, net.ConnectionRefusedError) or name == "DownloadConnectionRefusedError":
         return "connection refused"
     if isinstance(exc, ResponseNeverReceived):
         return f"no response received: {_inner(exc)}"
     if isinstance(exc, ResponseFailed):
         return f"response broken off: {_inner(exc)}"
+    if name == "DownloadFailedError":
+        return f"response broken off: {message}"[:500]
     if isinstance(exc, net.ConnectionLost):
         return "connection lost before the response completed"
     if "DataLoss" in name:

@@ -39,6 +39,9 @@ BASE_SETTINGS: dict[str, Any] = {
     "METAREFRESH_ENABLED": False,  # meta refresh is read by the spider and checked like any link
     "COOKIES_ENABLED": False,
     "TELNETCONSOLE_ENABLED": False,
+    # Scrapy 2.19 turned on a local HTTP server that runs Python sent to it (token-protected):
+    # a crawler that reads hostile pages keeps no such door open.
+    "REMOTE_CONTROL_ENABLED": False,
     "LOG_LEVEL": "INFO",
     "LOG_ENABLED": True,
     "DEPTH_LIMIT": 0,
@@ -55,10 +58,13 @@ BASE_SETTINGS: dict[str, Any] = {
         "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
         "crawler.middlewares.DomainGuardMiddleware": 50,
         "crawler.middlewares.ConditionalRequestMiddleware": 560,
-        "crawler.middlewares.RetryAfterMiddleware": 549,
+        # Above Scrapy's RetryMiddleware (550), so a 429's Retry-After slows the slot before the
+        # retry is scheduled: responses pass through the higher numbers first.
+        "crawler.middlewares.RetryAfterMiddleware": 551,
     },
     "EXTENSIONS": {
         "scrapy.extensions.telnet.TelnetConsole": None,
+        "scrapy.extensions.remote_control.RemoteControl": None,
         "crawler.throttle.PoliteThrottle": 500,
     },
     "ITEM_PIPELINES": {"crawler.pipelines.SnapshotPipeline": 300},

@@ -45,7 +45,9 @@ def extract_document(body: bytes, url: str, content_type: str | None = None) -> 
     """
     try:
         document = _read(body, url, content_type)
-        document.figures = find_figures(document.text, document.page_starts)[:MAX_FIGURES]
+        document.figures = find_figures(document.text, document.page_starts, MAX_FIGURES)[
+            :MAX_FIGURES
+        ]
         document.mentions = find_mentions(document.text)
         return document
     except (ExtractionError, TimeoutError):

@@ -163,9 +163,14 @@ def _cap_links(tree: HtmlElement) -> None:
     trafilatura's link-density checks grow much faster than the page: a page of 100,000 links
     takes it minutes. No article cites that many pages, and the words stay in the text.
     """
-    for anchor in tree.xpath("//a")[MAX_LINKS:]:
-        anchor.tag = "span"  # renamed in place: removing 95,000 children one by one is quadratic
-        anchor.attrib.pop("href", None)
+    anchors = tree.xpath("//a")[MAX_LINKS:]
+    if not anchors:
+        return
+    for anchor in anchors:
+        anchor.tag = "oversight-capped-link"
+    # One C-level pass merges their text into the parents: 195,000 fewer elements for trafilatura
+    # to walk (removing them one by one from Python is quadratic).
+    etree.strip_tags(tree, "oversight-capped-link")
 
 
 def _base_url(tree: HtmlElement, url: str) -> str | None:

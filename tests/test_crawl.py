@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -143,6 +144,14 @@ def test_run_row_counts_and_run_folder(crawled):
     folder = Path(run["log_dir"])
     assert (folder / "log.txt").stat().st_size > 0
     assert json.loads((folder / "stats.json").read_text())["finish_reason"] == "finished"
+
+
+def test_a_crawl_opens_no_control_channel(crawled):
+    _, db, _ = crawled
+    log = (Path(query(db, "select log_dir from runs")[0]["log_dir"]) / "log.txt").read_text()
+    enabled = log[log.index("Enabled extensions:") :].split("]", 1)[0]
+    assert "CoreStats" in enabled
+    assert "RemoteControl" not in enabled and "TelnetConsole" not in enabled
 
 
 def test_full_text_search_finds_documents(crawled):
@@ -292,6 +301,43 @@ def test_a_page_reached_by_a_link_does_not_take_the_linking_pages_date(tmp_path)
         docs = {r["url"]: r for r in query(tmp_path / "archive.db", "select * from documents")}
         assert docs[site.url("/news/a/")]["published"][:10] == "2024-06-12"  # its feed entry's
         assert docs[site.url("/news/b/")]["published"] is None  # not its referrer's date
+
+
+def test_a_429_is_retried_no_sooner_than_its_retry_after(fixture_web, tmp_path):
+    watchdog = fixture_web["watchdog"]
+    path = "/news/taser-discharges-review/"
+    watchdog.set_route(path, "fail_first", times=1, status=429, retry_after=1)
+    crawl(make_sources(tmp_path, watchdog), tmp_path / "archive.db")
+    first, second = watchdog.requests(path)
+    assert (first.status, second.status) == (429, 200)
+    assert second.time - first.time >= 0.95
+
+
+def test_a_document_that_could_not_be_reached_is_tried_again_when_no_longer_listed(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.49", 0))
+        closed = probe.getsockname()[1]
+    root = tmp_path / "site"
+    (root / "news").mkdir(parents=True)
+    (root / "routes.toml").write_text('[site]\nlast_modified = "2024-06-20T09:00:00Z"\n')
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    unreachable = f"http://127.0.0.49:{closed}/news/unreachable/"
+    (root / "news" / "index.html").write_text(f"<a href='{unreachable}'>Report</a>")
+    (root / "source.toml").write_text(
+        '[[sources]]\nid = "down"\nname = "Down"\nkind = "news"\nhomepage = "{{base}}/"\n'
+        'allowed_domains = ["127.0.0.49"]\nstart_urls = ["{{base}}/news/"]\n'
+        "documents = ['/news/[a-z]+/$']\ndelay = 0\n"
+    )
+    with Site(root, host="127.0.0.49") as site:
+        sources = make_sources(tmp_path, site)
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        site.set_page("/news/", "<p>Nothing listed today.</p>")
+        crawl(sources, db)
+    reasons = [
+        r["reason"] for r in query(db, "select reason from failures where url = ?", [unreachable])
+    ]
+    assert reasons == ["connection refused", "connection refused"]
 
 
 def test_a_listed_url_that_redirects_keeps_its_document_seen(fixture_web, tmp_path):

@@ -157,6 +157,21 @@ def test_a_feed_body_that_looks_like_a_file_path_is_never_opened_as_a_file(tmp_p
         parse_feed(str(secret).encode(), "https://w.example/feed/")
 
 
+def test_a_feed_cut_off_part_way_gives_its_entries_and_says_what_broke():
+    feed = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>t</title><entry><title>a</title><link href='https://w.example/a'/></entry>"
+        b"<entry><title>b</title><link href='https://w.example/b'/></entry><entry><title>c</ti"
+    )
+    problems: list[str] = []
+    found = parse_feed(feed, "https://w.example/feed", problems)
+    assert [c.url for c in found] == ["https://w.example/a", "https://w.example/b"]
+    assert len(problems) == 1 and problems[0].startswith("feed is malformed XML")
+    whole: list[str] = []
+    parse_feed(feed[: feed.index(b"<entry><title>c")] + b"</feed>", "https://w.example/f", whole)
+    assert whole == []
+
+
 def test_an_empty_but_valid_feed_gives_no_candidates_and_no_error():
     body = b'<rss version="2.0"><channel><title>Quiet</title></channel></rss>'
     assert parse_feed(body, "https://w.example/feed/") == []

@@ -392,3 +392,12 @@ def test_declared_publication_dates_are_read_as_iso_8601(declared, published):
         "had not recorded one in seven violent crimes reported to it.</p></article></body></html>"
     ).encode()
     assert extract_document(page, "https://example.org/a").published == published
+
+
+def test_a_date_is_guessed_from_the_text_of_an_article_but_not_of_a_data_dump():
+    page = "<html><body><article><h1>Referrals</h1><p>{}</p></article></body></html>"
+    words = "Forces referred matters to the watchdog this year. "
+    url = "https://w.example/news/2024/05/03/referrals/"  # htmldate reads the date in the URL
+    article = extract_document(page.format(words * 20).encode(), url)
+    dump = extract_document(page.format(words * 25_000).encode(), url)
+    assert article.published == "2024-05-03" and dump.published is None

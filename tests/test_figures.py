@@ -367,3 +367,10 @@ def test_age_after_a_name_is_a_duration_in_years():
 )
 def test_one_counts_the_noun_after_it_not_a_name_or_a_verb(text, unit):
     assert figure_at(text, text.split()[0] if text[0] == "O" else "one").unit == unit
+
+
+def test_a_limit_reads_only_as_much_text_as_the_figures_wanted():
+    text = " ".join(f"Row {n}: {n * 7} officers." for n in range(1, 20_001))
+    limited = find_figures(text, limit=10)  # 30 numbers: the first 15 rows
+    assert 10 <= len(limited) <= 30
+    assert limited[-1].end < text.index("Row 16:")

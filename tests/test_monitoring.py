@@ -202,6 +202,21 @@ def test_new_documents_matching_a_watch_become_alerts(tmp_path, fixture_web):
     assert {a["reason"] for a in alerts} == {"new"}
 
 
+def test_documents_fetched_by_one_run_and_extracted_by_the_next_still_alert(tmp_path, fixture_web):
+    sources = make_sources(tmp_path, fixture_web["news"])
+    db = tmp_path / "archive.db"
+    watches = tmp_path / "watches.toml"
+    watches.write_text('[[watches]]\nname = "vetting"\nquery = "vetting"\n')
+    args = ("crawl", "--sources", str(sources), "--db", str(db), "--watches", str(watches))
+    assert run_cli(*args, "--no-extract").returncode == 0
+    assert run_cli(*args).returncode == 0
+    alerts = json.loads(run_cli("alerts", "--db", str(db), "--json").stdout)
+    matching = {r["url"] for r in query(db, "select d.url from documents_fts f join documents d on d.rowid = f.rowid where documents_fts match 'vetting'")}
+    assert {a["url"] for a in alerts} == matching and matching
+    runs = query(db, "select documents_new from runs order by id")
+    assert [r["documents_new"] for r in runs] == [0, scalar(db, "select count(*) from documents")]
+
+
 def test_bad_watches_file_is_refused_before_crawling(tmp_path, fixture_web):
     sources = make_sources(tmp_path, fixture_web["news"])
     watches = tmp_path / "watches.toml"

@@ -48,6 +48,9 @@ def test_no_remote_control_extension_is_configured():
     )
     assert "webservice" not in names.lower() and "jsonrpc" not in names.lower()
     assert not settings.get("WEBSERVICE_ENABLED")
+    # Scrapy 2.19's own remote control (a local server that executes Python) is off too.
+    assert Settings(settings).getbool("REMOTE_CONTROL_ENABLED") is False
+    assert settings["EXTENSIONS"]["scrapy.extensions.remote_control.RemoteControl"] is None
 
 
 # --------------------------------------------------------------------------- where the crawler goes

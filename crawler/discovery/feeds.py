@@ -13,6 +13,7 @@ import io
 import re
 import time
 from datetime import UTC, datetime
+from xml.sax import SAXParseException
 
 import feedparser
 
@@ -24,8 +25,13 @@ _PROLOGUE_BYTES = 64 * 1024
 _TAG = re.compile(r"<[^>]*>")
 
 
-def parse_feed(body: bytes, url: str) -> list[Candidate]:
-    """Every entry of the feed at `url` that links to an http(s) page, in feed order."""
+def parse_feed(body: bytes, url: str, problems: list[str] | None = None) -> list[Candidate]:
+    """Every entry of the feed at `url` that links to an http(s) page, in feed order.
+
+    A feed broken part-way (truncated, or bad XML after some entries) still gives the entries
+    read before the break; when `problems` is given, what broke is appended to it, so the
+    caller can record it.
+    """
     doctype = read_doctype(body[:_PROLOGUE_BYTES])
     if doctype.internal_subset:
         raise DiscoveryError(
@@ -66,9 +72,14 @@ def parse_feed(body: bytes, url: str) -> list[Candidate]:
             candidates.append(
                 Candidate(link, _iso(published or updated), None, _clean_title(entry.get("title")))
             )
+    broken = parsed.get("bozo_exception")
     if not candidates and parsed.get("bozo"):
         # A broken feed that yields no link at all must say so, not pass as an empty feed.
-        raise DiscoveryError(f"not a feed (malformed XML): {parsed.get('bozo_exception')}")
+        raise DiscoveryError(f"not a feed (malformed XML): {broken}")
+    if problems is not None and isinstance(broken, SAXParseException):
+        problems.append(
+            f"feed is malformed XML, read only the {len(candidates)} entries before: {broken}"[:500]
+        )
     return candidates
 
 

@@ -339,8 +339,11 @@ class MonitorSpider(scrapy.Spider):
         to, only those due a re-check (see `reread_links`)."""
         body, url = response.body, response.url
         if role == "feed":
-            for entry in parse_feed(body, url):
+            problems: list[str] = []
+            for entry in parse_feed(body, url, problems):
                 yield from self.request(entry.url, source, "document", candidate=entry)
+            for problem in problems:
+                yield self.failure(source.id, url, role, problem, response.status)
         elif role == "sitemap":
             sitemap = parse_sitemap(body, url)
             for child in sitemap.sitemaps:
