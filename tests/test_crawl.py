@@ -271,6 +271,18 @@ def test_a_press_release_answering_304_leaves_a_recently_fetched_report_alone(
     assert scalar(db, "select count(*) from documents where url = ?", [watchdog.url(REPORT)]) == 1
 
 
+def one_source_site(root: Path, source_id: str, entry_points: str, documents: str) -> None:
+    """The files a fixture site in `root` needs besides its pages: routes, robots.txt and a
+    source entry (`entry_points` is its TOML line of feeds or start_urls)."""
+    (root / "routes.toml").write_text('[site]\nlast_modified = "2024-06-20T09:00:00Z"\n')
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    (root / "source.toml").write_text(
+        f'[[sources]]\nid = "{source_id}"\nname = "{source_id}"\nkind = "news"\n'
+        'homepage = "{{base}}/"\nallowed_domains = ["{{host}}"]\n'
+        f"{entry_points}\ndocuments = ['{documents}']\ndelay = 0\n"
+    )
+
+
 def test_a_page_reached_by_a_link_does_not_take_the_linking_pages_date(tmp_path):
     root = tmp_path / "site"
     pages = {
@@ -283,17 +295,11 @@ def test_a_page_reached_by_a_link_does_not_take_the_linking_pages_date(tmp_path)
         (root / path).write_text(
             f"<html><body><article>{body.format(text=text)}</article></body></html>"
         )
-    (root / "routes.toml").write_text('[site]\nlast_modified = "2024-06-20T09:00:00Z"\n')
-    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    one_source_site(root, "linked", 'feeds = ["{{base}}/feed.xml"]', "/news/[a-z]/$")
     (root / "feed.xml").write_text(
         "<?xml version='1.0'?><rss version='2.0'><channel><title>News</title>"
         "<item><title>Referrals rise</title><link>{{base}}/news/a/</link>"
         "<pubDate>Wed, 12 Jun 2024 09:00:00 +0000</pubDate></item></channel></rss>"
-    )
-    (root / "source.toml").write_text(
-        '[[sources]]\nid = "linked"\nname = "Linked"\nkind = "news"\nhomepage = "{{base}}/"\n'
-        'allowed_domains = ["{{host}}"]\nfeeds = ["{{base}}/feed.xml"]\n'
-        "documents = ['/news/[a-z]/$']\ndelay = 0\n"
     )
     with Site(root, host="127.0.0.48") as site:
         sources = make_sources(tmp_path, site)
@@ -319,15 +325,9 @@ def test_a_document_that_could_not_be_reached_is_tried_again_when_no_longer_list
         closed = probe.getsockname()[1]
     root = tmp_path / "site"
     (root / "news").mkdir(parents=True)
-    (root / "routes.toml").write_text('[site]\nlast_modified = "2024-06-20T09:00:00Z"\n')
-    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
     unreachable = f"http://127.0.0.49:{closed}/news/unreachable/"
     (root / "news" / "index.html").write_text(f"<a href='{unreachable}'>Report</a>")
-    (root / "source.toml").write_text(
-        '[[sources]]\nid = "down"\nname = "Down"\nkind = "news"\nhomepage = "{{base}}/"\n'
-        'allowed_domains = ["127.0.0.49"]\nstart_urls = ["{{base}}/news/"]\n'
-        "documents = ['/news/[a-z]+/$']\ndelay = 0\n"
-    )
+    one_source_site(root, "down", 'start_urls = ["{{base}}/news/"]', "/news/[a-z]+/$")
     with Site(root, host="127.0.0.49") as site:
         sources = make_sources(tmp_path, site)
         db = tmp_path / "archive.db"

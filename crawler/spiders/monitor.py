@@ -206,7 +206,7 @@ class MonitorSpider(scrapy.Spider):
         if state["last_run_id"] == self.run_id:
             return False  # fetched moments ago in this run; the duplicate filter drops it
         fetched = _parse_time(state["last_fetched_at"])
-        if fetched is None or datetime.now(UTC) - fetched > timedelta(days=source.recheck_days):
+        if _recheck_due(fetched, source):
             return False
         if state["declared_modified"]:
             return state["declared_modified"] == candidate.modified
@@ -217,7 +217,7 @@ class MonitorSpider(scrapy.Spider):
         """Whether a known document was last fetched longer ago than `recheck_days` (or never)."""
         state = archive.not_modified_since(self.db, url)
         fetched = state and state["last_fetched_at"] and _parse_time(state["last_fetched_at"])
-        return not fetched or datetime.now(UTC) - fetched > timedelta(days=source.recheck_days)
+        return _recheck_due(fetched or None, source)
 
     def backing_off(self, url: str) -> bool:
         state = archive.not_modified_since(self.db, url)
@@ -373,17 +373,12 @@ class MonitorSpider(scrapy.Spider):
             candidates, next_url = parse_wordpress_posts(response.body, response.url, headers)
         for candidate in candidates:
             yield from self.request(candidate.url, source, "document", candidate=candidate)
-        api = (source.id, response.meta["api_url"])
+        api_url = response.meta["api_url"]
         if next_url:
-            yield from self.request(
-                next_url,
-                source,
-                "api",
-                api_type=response.meta.get("api_type"),
-                api_url=response.meta["api_url"],
-            )
+            api_type = response.meta.get("api_type")
+            yield from self.request(next_url, source, "api", api_type=api_type, api_url=api_url)
         else:
-            self.apis_listed.add(api)
+            self.apis_listed.add((source.id, api_url))
 
     def discover_links(
         self,
@@ -460,6 +455,12 @@ class MonitorSpider(scrapy.Spider):
                     )
                     self.crawler.stats.inc_value("oversight/unlisted", counts["removed"])
         self.db.conn.close()
+
+
+def _recheck_due(fetched: datetime | None, source: Source) -> bool:
+    """Whether a copy fetched at `fetched` (None: never) is older than the source's
+    `recheck_days`, so the page is asked for again whatever its dates say."""
+    return fetched is None or datetime.now(UTC) - fetched > timedelta(days=source.recheck_days)
 
 
 def _is_html(response: Response) -> bool:
