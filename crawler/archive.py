@@ -829,6 +829,11 @@ def write_crawl_batch(
                     "fail_count": fail_count,
                     "next_try_at": backoff_until(failure["at"], fail_count),
                     "last_error": failure["reason"],
+                    **(
+                        {"declared_modified": failure["declared_modified"]}
+                        if failure.get("declared_modified")
+                        else {}
+                    ),
                 },
                 pk="url",
             )
@@ -926,20 +931,36 @@ def snapshots_for_extraction(db: sqlite_utils.Database, snapshot_ids: list[int])
     return {snapshot["id"]: snapshot for snapshot in found}
 
 
+def date_snapshots(db: sqlite_utils.Database, run_id: int, dates: dict[str, str]) -> None:
+    """Give this run's document snapshots of these URLs the date a listing gave them."""
+    if not dates:
+        return
+    with transaction(db):
+        db.conn.executemany(
+            """update snapshots set linked_date = ?
+            where run_id = ? and url = ? and role = 'document' and extracted_at is null""",
+            [(date, run_id, url) for url, date in dates.items()],
+        )
+
+
 def mark_extraction_failed(db: sqlite_utils.Database, snapshot: dict, reason: str) -> None:
     """An unreadable document: the snapshot is done with, and the reason is a `failures` row."""
     with transaction(db):
         db["snapshots"].update(snapshot["id"], {"extracted_at": now(), "extract_error": reason})
-        db["failures"].insert(
-            {
-                "run_id": snapshot["run_id"],
-                "source_id": snapshot["source_id"],
-                "url": snapshot["final_url"] or snapshot["url"],
-                "status": None,
-                "reason": f"extraction failed: {reason}",
-                "at": now(),
-            }
-        )
+        _snapshot_failure(db, snapshot, f"extraction failed: {reason}")
+
+
+def _snapshot_failure(db: sqlite_utils.Database, snapshot: dict, reason: str) -> None:
+    db["failures"].insert(
+        {
+            "run_id": snapshot["run_id"],
+            "source_id": snapshot["source_id"],
+            "url": snapshot["final_url"] or snapshot["url"],
+            "status": None,
+            "reason": reason,
+            "at": now(),
+        }
+    )
 
 
 def store_documents(
@@ -962,6 +983,16 @@ def store_documents(
             update_row(
                 db, "snapshots", snapshot["id"], {"extracted_at": now(), "extract_error": None}
             )
+            # Kept, but incomplete: the reader is told what is missing, as for any failure (once
+            # per fetch: `extract --all` reads the same snapshot again).
+            for omission in getattr(doc, "omissions", None) or []:
+                reason = f"read in part: {omission}"
+                url = snapshot["final_url"] or snapshot["url"]
+                if not db.execute(
+                    "select 1 from failures where run_id = ? and url = ? and reason = ?",
+                    [snapshot["run_id"], url, reason],
+                ).fetchone():
+                    _snapshot_failure(db, snapshot, reason)
     return counts
 
 
@@ -1377,26 +1408,19 @@ def set_duplicate_of(db: sqlite_utils.Database, pairs: list[tuple[int, int | Non
 
 
 def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]:
-    """Full-text search, best match first, with a highlighted snippet of the text.
+    """Full-text search, best match first (a title match counts ten times a text match, as in
+    Datasette's search query), with a highlighted snippet of the text.
 
-    The query is FTS5 syntax; when FTS5 refuses it (a stray quote or operator), it is retried as
-    a plain phrase of words, so a user's search never ends in a syntax error.
+    `query` is FTS5 syntax FTS5 accepts: the CLI repairs what a person types with the search
+    plugin's `fts_query` first, as Datasette does.
     """
     sql = """select d.id, d.url, d.title, d.published, d.source_id, s.name as source_name,
         snippet(documents_fts, 1, '[', ']', ' … ', 24) as snippet, documents_fts.rank as rank
         from documents_fts join documents d on d.rowid = documents_fts.rowid
         left join sources s on s.id = d.source_id
-        where documents_fts match ? and d.duplicate_of is null
+        where documents_fts match ? and rank match 'bm25(10.0, 1.0)' and d.duplicate_of is null
         order by documents_fts.rank limit ?"""
-    try:
-        return list(db.query(sql, [query, limit]))
-    except sqlite3.OperationalError:
-        words = " ".join(
-            '"' + w.replace('"', "") + '"' for w in query.split() if w.replace('"', "")
-        )
-        if not words:
-            return []
-        return list(db.query(sql, [words, limit]))
+    return list(db.query(sql, [query, limit]))
 
 
 def counts_by_source(db: sqlite_utils.Database) -> list[dict]:

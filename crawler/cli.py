@@ -212,8 +212,10 @@ def publish(out_dir, db_path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON array.")
 def search(query, db_path, limit, as_json) -> None:
     """Full-text search (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
+    from crawler.serve import load_plugin
+
     db = open_db(db_path, create=False)
-    results = archive.search(db, query, limit)
+    results = archive.search(db, load_plugin("oversight_search").fts_query(query), limit)
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
         return

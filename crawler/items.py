@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -48,4 +48,4 @@ class FailureItem:
     at: str
     status: int | None = None
     role: str | None = None
-    extra: dict = field(default_factory=dict)
+    declared_modified: str | None = None  # the date a listing gave the page asked for

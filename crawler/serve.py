@@ -9,6 +9,7 @@ WAL mode), no write plugin is installed, and the write API needs a root actor no
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
 import sqlite3
@@ -42,6 +43,18 @@ SETTINGS: dict[str, Any] = {
     "default_cache_ttl": 5,
     "num_sql_threads": 3,
 }
+
+
+def load_plugin(name: str) -> Any:
+    """One of `datasette_config/plugins/` as a module: the CLI searches as Datasette does.
+
+    The plugins import nothing of Oversight's, so a published copy runs under a bare Datasette.
+    """
+    spec = importlib.util.spec_from_file_location(name, CONFIG_DIR / "plugins" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class ServeError(Exception):

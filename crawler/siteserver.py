@@ -446,8 +446,11 @@ def wordpress_posts(ex: Exchange) -> Reply:
 
     Honours `page`, `per_page` (default 10, at most 100), `after` and `modified_after`; newest
     first; X-WP-Total and X-WP-TotalPages headers; a page past the end is WordPress's 400. The
-    page numbered `broken_page`, if given, answers 500.
+    page numbered `broken_page`, if given, answers 500; `delay` holds every answer that many
+    seconds (a slow API, so a site's links reach its posts first).
     """
+    if not _sleep(ex.site, float(ex.route.get("delay", 0))):
+        return fixed_status(replace(ex, route={"status": 503}))
     page = ex.site.page(str(ex.route["file"]))
     if page is None:
         return not_found(ex)

@@ -45,9 +45,12 @@ def extract_document(body: bytes, url: str, content_type: str | None = None) -> 
     """
     try:
         document = _read(body, url, content_type)
-        document.figures = find_figures(document.text, document.page_starts, MAX_FIGURES)[
-            :MAX_FIGURES
-        ]
+        figures = find_figures(document.text, document.page_starts, MAX_FIGURES + 1)
+        if len(figures) > MAX_FIGURES:
+            document.omissions.append(
+                f"more than {MAX_FIGURES:,} figures: only the first {MAX_FIGURES:,} were kept"
+            )
+        document.figures = figures[:MAX_FIGURES]
         document.mentions = find_mentions(document.text)
         return document
     except (ExtractionError, TimeoutError):

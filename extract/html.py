@@ -15,8 +15,9 @@ from typing import Any
 
 import trafilatura
 from lxml import etree
-from lxml.html import HtmlElement
+from lxml.html import HtmlElement, HTMLParser, fromstring
 from trafilatura.settings import Extractor, use_config
+from trafilatura.utils import HTML_PARSER
 from trafilatura.xml import xmltotxt
 
 from extract.encoding import charset_from_content_type, decode_html
@@ -83,7 +84,7 @@ def extract_html(body: bytes, url: str, content_type: str | None = None) -> Docu
     if len(_CONTROL.findall(text[:4096])) > 0.05 * min(len(text), 4096):
         raise ExtractionError("binary content served as text/html")
 
-    tree = _parse(text)
+    tree, omissions = _parse(text)
     base = _base_url(tree, url) or ""
     about = read_metadata(tree, url)
     result = _trafilatura(tree)
@@ -114,6 +115,7 @@ def extract_html(body: bytes, url: str, content_type: str | None = None) -> Docu
         tables=find_tables(tree, main_text),
         images=find_images(tree, main_text, base),
         withdrawn=find_withdrawal_notice(tree) if _mentions_withdrawal(text) else None,
+        omissions=omissions,
     )
 
 
@@ -135,8 +137,14 @@ def _refuse_binary(body: bytes) -> None:
         raise ExtractionError("binary content served as text/html")
 
 
-def _parse(text: str) -> HtmlElement:
+def _parse(text: str) -> tuple[HtmlElement, list[str]]:
+    """The page's tree, and what of it could not be kept (see `_cap_links`, `_parse_deep`)."""
     tree = trafilatura.load_html(text)
+    omissions = []
+    if _too_deep(HTML_PARSER):
+        tree, omission = _parse_deep(text)
+        if omission:
+            omissions.append(omission)
     if tree is None:
         # trafilatura rejects fragments and plain text; lxml still gives them a body.
         try:
@@ -150,27 +158,64 @@ def _parse(text: str) -> HtmlElement:
         tree = trafilatura.load_html(etree.tostring(tree, encoding="unicode"))
         if tree is None:
             raise ExtractionError("not HTML: nothing could be parsed")
-    _cap_links(tree)
-    return tree
+    capped = _cap_links(tree)
+    if capped:
+        omissions.append(
+            f"page has {MAX_LINKS + capped:,} links: only the first {MAX_LINKS:,} were read as "
+            "links (the words of the rest stay in the text)"
+        )
+    return tree, omissions
+
+
+# libxml2 stops reading a page at 256 levels of nesting (generated markup that never closes its
+# <div>s gets there), dropping the rest of the page; its "huge" mode reads to 2,048.
+_DEEP_PARSER = HTMLParser(
+    huge_tree=True,
+    collect_ids=False,
+    default_doctype=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+
+
+def _too_deep(parser: HTMLParser) -> bool:
+    return any("Excessive depth" in error.message for error in parser.error_log)
+
+
+def _parse_deep(text: str) -> tuple[HtmlElement | None, str | None]:
+    """A page past the parser's usual depth, read again in huge mode; an omission beyond that."""
+    try:
+        tree = fromstring(text, parser=_DEEP_PARSER)
+    except ValueError:  # a str with an XML encoding declaration
+        tree = fromstring(text.encode("utf-8", "surrogatepass"), parser=_DEEP_PARSER)
+    except (etree.ParserError, etree.LxmlError):
+        return None, None
+    if _too_deep(_DEEP_PARSER):
+        return tree, (
+            "HTML nested more than 2,048 elements deep: the parser stops there, so the text "
+            "after that point is missing"
+        )
+    return tree, None
 
 
 MAX_LINKS = 5000
 
 
-def _cap_links(tree: HtmlElement) -> None:
-    """Keep the text of links past the first MAX_LINKS but not the links themselves.
+def _cap_links(tree: HtmlElement) -> int:
+    """Keep the text of links past the first MAX_LINKS but not the links themselves; how many.
 
     trafilatura's link-density checks grow much faster than the page: a page of 100,000 links
     takes it minutes. No article cites that many pages, and the words stay in the text.
     """
     anchors = tree.xpath("//a")[MAX_LINKS:]
     if not anchors:
-        return
+        return 0
     for anchor in anchors:
         anchor.tag = "oversight-capped-link"
     # One C-level pass merges their text into the parents: 195,000 fewer elements for trafilatura
     # to walk (removing them one by one from Python is quadratic).
     etree.strip_tags(tree, "oversight-capped-link")
+    return len(anchors)
 
 
 def _base_url(tree: HtmlElement, url: str) -> str | None:

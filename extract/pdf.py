@@ -47,7 +47,7 @@ def extract_pdf(body: bytes, url: str) -> Document:
     if b"%PDF-" not in body[:1024]:
         raise ExtractionError("not a PDF: served as application/pdf but has no %PDF header")
     reader = _open(body)
-    pages, page_links = _page_texts(reader)
+    pages, page_links, omissions = _page_texts(reader)
     if not any(page.strip() for page in pages):
         raise ExtractionError("PDF has no extractable text (image-only? scanned pages need OCR)")
 
@@ -70,6 +70,7 @@ def extract_pdf(body: bytes, url: str) -> Document:
         language=_language(reader),
         page_starts=starts,
         links=dedupe_links(page_links),
+        omissions=omissions,
     )
 
 
@@ -106,39 +107,73 @@ def _reason(err: Exception) -> str:
     return str(err) or type(err).__name__
 
 
-def _page_texts(reader: PdfReader) -> tuple[list[str], list[Link]]:
-    """Each page's text, stopping at the page, size and time limits (the rest is left out)."""
+def _page_texts(reader: PdfReader) -> tuple[list[str], list[Link], list[str]]:
+    """Each page's text, stopping at the page, size and time limits, and what was left out.
+
+    A page that cannot be read stays in the text as an empty page, so page numbers hold; each
+    kind of omission is one line saying which pages, so the archive can tell a reader that the
+    document is incomplete.
+    """
     deadline = time.monotonic() + TIME_BUDGET_SECONDS
     pages: list[str] = []
     links: list[Link] = []
+    count = len(reader.pages)
     total = 0
-    failures = 0
-    for number in range(min(len(reader.pages), MAX_PAGES)):
-        if time.monotonic() > deadline or total > MAX_TEXT_CHARS:
+    oversized: list[int] = []
+    unreadable: list[int] = []
+    first_error = ""
+    stopped = ""
+    for number in range(min(count, MAX_PAGES)):
+        if time.monotonic() > deadline:
+            stopped = f"reading took over {TIME_BUDGET_SECONDS:.0f} s"
             break
         try:
             page = reader.pages[number]
             contents = page.get_contents()
             if contents is not None and len(contents.get_data()) > MAX_PAGE_CONTENT_BYTES:
+                oversized.append(number + 1)
                 pages.append("")  # an inflated stream this size is a bomb, not prose
                 continue
             text = page.extract_text() or ""
             links.extend(_page_links(page))
         except (LimitReachedError, MemoryError):
+            oversized.append(number + 1)
             pages.append("")
             continue
         except TimeoutError:
             raise
         except Exception as err:  # one broken page must not cost the rest of the report
-            failures += 1
-            if failures > 20 and not any(pages):
-                raise ExtractionError(f"corrupt PDF: pages unreadable ({_reason(err)})") from err
+            unreadable.append(number + 1)
+            first_error = first_error or _reason(err)
+            if len(unreadable) > 20 and not any(pages):
+                raise ExtractionError(f"corrupt PDF: pages unreadable ({first_error})") from err
             pages.append("")
             continue
-        text = _tidy(text)[: MAX_TEXT_CHARS - total]
+        text = _tidy(text)
+        if total + len(text) >= MAX_TEXT_CHARS:
+            pages.append(text[: MAX_TEXT_CHARS - total])
+            stopped = f"its text reached {MAX_TEXT_CHARS:,} characters"
+            break
         total += len(text)
         pages.append(text)
-    return pages, links
+    omissions = []
+    if stopped:
+        omissions.append(f"PDF read to page {len(pages)} of {count:,}: {stopped}")
+    elif count > MAX_PAGES:
+        omissions.append(f"PDF has {count:,} pages: only the first {MAX_PAGES:,} were read")
+    if oversized:
+        omissions.append(
+            f"PDF {_pages(oversized)} left out: content too large to read (a decompression bomb?)"
+        )
+    if unreadable:
+        omissions.append(f"PDF {_pages(unreadable)} unreadable: {first_error}"[:500])
+    return pages, links, omissions
+
+
+def _pages(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    more = f" and {len(numbers) - 10} more" if len(numbers) > 10 else ""
+    return f"page {shown}" if len(numbers) == 1 else f"pages {shown}{more}"
 
 
 def _tidy(text: str) -> str:

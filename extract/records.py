@@ -91,6 +91,9 @@ class Document:
     canonical_url: str | None = None  # the public URL when fetched elsewhere (GOV.UK Content API)
     # Changes the publisher declared (GOV.UK change_history): {"public_timestamp", "note"}.
     change_history: list[dict] = field(default_factory=list)
+    # What was left out of a document that was otherwise read (pages past a limit, markup nested
+    # past the parser's depth), one reason each: the archive keeps the document and a failures row.
+    omissions: list[str] = field(default_factory=list)
 
     @property
     def word_count(self) -> int:

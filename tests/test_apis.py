@@ -277,6 +277,36 @@ def test_an_incomplete_api_listing_is_read_whole_again_and_failed_posts_are_retr
         assert statuses == ["partial", "partial", "partial", "ok"]
 
 
+def test_a_post_a_link_reached_first_keeps_the_date_the_api_gave_it(tmp_path):
+    with serve_sites({"wordpress": SITES_ROOT / "wordpress"}, first_host=66) as sites:
+        site = sites["wordpress"]
+        post = POSTS[2]  # dated 2024-01-22 by the API only, once its page loses its own date
+        page = re.sub(r"<meta property=.article:published_time[^>]*>", "", site.template(post))
+        site.set_page(post, page)
+        site.set_page("/", f"<html><body><a href='{post}'>Response times</a></body></html>")
+        site.set_route("/wp-json/wp/v2/posts", "wordpress_posts", file=WP_POSTS, delay=1)
+        sources = make_sources(tmp_path, site, start_urls=[site.url("/")], concurrency=2)
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        first_api_answer = next(r.time for r in site.log if r.path.startswith("/wp-json/")) + 1
+        assert site.requests(post)[0].time < first_api_answer
+        assert _documents(db)[site.url(post)]["published"][:10] == "2024-01-22"
+
+
+def test_an_unreadable_govuk_item_is_one_failure(tmp_path):
+    with serve_sites({"govuk": SITES_ROOT / "govuk"}, first_host=67) as sites:
+        site = sites["govuk"]
+        site.set_page(CONTENT + REVIEW, "{not json", content_type="application/json")
+        db = tmp_path / "archive.db"
+        crawl(make_sources(tmp_path, site), db)
+        failures = query(
+            db, "select reason from failures where url = ?", [site.url(CONTENT + REVIEW)]
+        )
+        assert [f["reason"] for f in failures] == [
+            "extraction failed: JSON that is not a GOV.UK Content API item: no document to extract"
+        ]
+
+
 def test_govuk_documents_may_be_written_for_the_public_addresses(tmp_path):
     with serve_sites({"govuk": SITES_ROOT / "govuk"}, first_host=64) as sites:
         site = sites["govuk"]

@@ -309,6 +309,56 @@ def test_a_page_reached_by_a_link_does_not_take_the_linking_pages_date(tmp_path)
         assert docs[site.url("/news/b/")]["published"] is None  # not its referrer's date
 
 
+def test_a_sitemap_that_dates_a_change_ends_a_failing_pages_back_off(tmp_path):
+    root = tmp_path / "site"
+    text = "Forces referred 490 matters to the watchdog, 118 of them for abuse of position. " * 5
+    for name in ("a", "b"):
+        (root / "news" / name).mkdir(parents=True)
+        (root / "news" / name / "index.html").write_text(
+            f"<html><head><title>Report {name}</title></head><body><article>"
+            f"<h1>Report {name}</h1><p>{text}</p></article></body></html>"
+        )
+    one_source_site(root, "mapped", 'sitemaps = ["{{base}}/sitemap.xml"]', "/news/[a-z]/$")
+    namespace = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    (root / "sitemap.xml").write_text(  # an index that lists itself as well as its one sitemap
+        f"<?xml version='1.0'?><sitemapindex {namespace}>"
+        "<sitemap><loc>{{base}}/sitemap.xml</loc></sitemap>"
+        "<sitemap><loc>{{base}}/pages.xml</loc></sitemap></sitemapindex>"
+    )
+    (root / "pages.xml").write_text(
+        f"<?xml version='1.0'?><urlset {namespace}>"
+        + "".join(
+            f"<url><loc>{{{{base}}}}/news/{n}/</loc><lastmod>{{{{lastmod:/news/{n}/}}}}</lastmod></url>"
+            for n in ("a", "b")
+        )
+        + "</urlset>"
+    )
+    with Site(root, host="127.0.0.47") as site:
+        sources = make_sources(tmp_path, site)
+        db = tmp_path / "archive.db"
+        for path in ("/news/a/", "/news/b/"):
+            site.set_route(path, "status", status=404)
+        crawl(sources, db)
+        crawl(sources, db)  # failing twice: both now wait out a back-off
+        site.set_route("/news/b/", "file")  # back, but its sitemap date has not moved
+        site.set_page("/news/a/", (root / "news" / "a" / "index.html").read_text())
+        site.reset_log()
+        crawl(sources, db)
+        assert "/news/a/" in site.paths() and "/news/b/" not in site.paths()
+    assert {r["title"] for r in query(db, "select title from documents")} == {"Report a"}
+    loops = query(db, "select url, reason from failures where reason like 'sitemap index%'")
+    assert (
+        loops
+        == [
+            {
+                "url": site.url("/sitemap.xml"),
+                "reason": "sitemap index lists itself: that entry was ignored",
+            }
+        ]
+        * 3
+    )
+
+
 def test_a_429_is_retried_no_sooner_than_its_retry_after(fixture_web, tmp_path):
     watchdog = fixture_web["watchdog"]
     path = "/news/taser-discharges-review/"

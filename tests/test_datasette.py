@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sqlite3
@@ -14,7 +13,7 @@ import yaml
 from datasette.app import Datasette
 
 from crawler.archive import TABLES, open_archive
-from crawler.serve import CONFIG_DIR, load_metadata, make_datasette, publish
+from crawler.serve import load_metadata, load_plugin, make_datasette, publish
 from tests.archive_factory import (
     HOSTILE_DOC,
     IOPC_DOC,
@@ -66,13 +65,6 @@ def assert_entry_is_valid(entry: ET.Element) -> None:
     assert entry.find(ATOM + "link").get("href", "").startswith("https://")
 
 
-def load_plugin(name: str):
-    spec = importlib.util.spec_from_file_location(name, CONFIG_DIR / "plugins" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_database_is_served_as_archive_whatever_the_file_is_called(ds, archive):
     assert archive.name == "fixture.db"
     data = await get_json(ds, "/archive/documents.json?_shape=array&_size=100")
@@ -119,6 +111,16 @@ async def test_snapshots_and_internal_tables_are_hidden(ds):
     assert 'href="/archive/snapshots"' not in page
     home = (await ds.client.get("/")).text
     assert "/archive/snapshots" not in home
+
+
+async def test_snapshot_bodies_read_as_null_however_they_are_asked_for(ds):
+    rows = await get_json(ds, "/archive/snapshots.json?_shape=array")
+    assert rows and all(row["body"] is None for row in rows)
+    assert [row["status"] for row in rows] == [200]  # the rest of the row is still there
+    rows = await get_json(ds, "/archive.json?_shape=array&sql=select+body,+url+from+snapshots")
+    assert rows[0]["body"] is None and rows[0]["url"]
+    blob = await ds.client.get("/archive/snapshots/1.blob?_blob_column=body")
+    assert blob.content == b""
 
 
 async def test_home_page_offers_search_first_and_counts_per_source(ds):
@@ -172,10 +174,17 @@ async def test_search_leaves_out_syndicated_copies(archive, tmp_path):
     assert [row["document_id"] for row in rows] == [IOPC_DOC]
 
 
-@pytest.mark.parametrize("query", ["stop-and-search", '"unbalanced', "£1.2 million", "OR", "(x"])
+@pytest.mark.parametrize(
+    "query", ["stop-and-search", '"unbalanced', "£1.2 million", "OR", "(x", "*", "* police"]
+)
 async def test_search_accepts_any_text_without_a_syntax_error(ds, query):
     response = await ds.client.get("/archive/search.json", params={"q": query})
     assert response.status_code == 200, response.text[:300]
+
+
+async def test_a_hyphenated_word_keeps_the_or_beside_it(ds):
+    rows = await get_json(ds, "/archive/search.json?_shape=array&q=re-vetting+OR+stop-and-search")
+    assert {row["document_id"] for row in rows} == {VETTING_DOC, STOP_SEARCH_DOC}
 
 
 async def test_table_search_api_finds_documents(ds):
@@ -544,7 +553,12 @@ def test_fts_queries_are_made_safe_but_keep_their_syntax():
     search = load_plugin("oversight_search")
     assert search.fts_query('"stop and search" OR vetting*') == '"stop and search" OR vetting*'
     assert search.fts_query("stop-and-search") == '"stop-and-search"'
-    assert search.fts_query('say "hi') == '"say" """hi"'
+    assert search.fts_query('say "hi') == 'say "hi"'
+    # Only what FTS5 cannot read is quoted: the operators around it keep their meaning.
+    assert search.fts_query("stop-and-search NOT corruption") == '"stop-and-search" NOT corruption'
+    assert search.fts_query("(re-vetting OR vetting*) AND") == '( "re-vetting" OR vetting* )'
+    assert search.fts_query("* police") == "police"
+    assert search.fts_query("NEAR(vetting failures, 3)") == "NEAR(vetting failures, 3)"
     assert search.fts_query("") == '""'
     assert search.atom_time("2023-10-12") == "2023-10-12T00:00:00+00:00"
     assert search.atom_time("2023-10-12 09:00:00") == "2023-10-12T09:00:00+00:00"

@@ -401,3 +401,38 @@ def test_a_date_is_guessed_from_the_text_of_an_article_but_not_of_a_data_dump():
     article = extract_document(page.format(words * 20).encode(), url)
     dump = extract_document(page.format(words * 25_000).encode(), url)
     assert article.published == "2024-05-03" and dump.published is None
+
+
+def _nested(depth: int) -> bytes:
+    return (
+        "<html><head><title>Deep page</title></head><body><p>Before the nesting.</p>"
+        + "<div>" * depth
+        + "<p>Inside the nesting the watchdog upheld 118 of 490 referrals.</p>"
+        + "</div>" * depth
+        + "<p>After the nesting.</p></body></html>"
+    ).encode()
+
+
+def test_markup_nested_past_the_parsers_usual_depth_is_read_whole():
+    doc = extract_document(_nested(600), "https://w.example/deep", "text/html")
+    assert "118 of 490 referrals" in doc.text and "After the nesting." in doc.text
+    assert doc.omissions == []
+
+
+def test_markup_nested_past_any_depth_keeps_what_came_before_and_says_so():
+    doc = extract_document(_nested(5000), "https://w.example/deep", "text/html")
+    assert "Before the nesting." in doc.text and "After the nesting." not in doc.text
+    assert doc.omissions == [
+        "HTML nested more than 2,048 elements deep: the parser stops there, so the text after "
+        "that point is missing"
+    ]
+
+
+def test_links_past_the_cap_are_an_omission_but_their_words_stay():
+    links = "".join(f'<li><a href="/p{i}">Page {i}</a></li>' for i in range(5003))
+    body = f"<html><head><title>Index</title></head><body><ul>{links}</ul></body></html>"
+    doc = extract_document(body.encode(), "https://w.example/index", "text/html")
+    assert doc.omissions == [
+        "page has 5,003 links: only the first 5,000 were read as links (the words of the rest "
+        "stay in the text)"
+    ]

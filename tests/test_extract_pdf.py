@@ -99,3 +99,7 @@ def test_pdf_bomb_is_read_within_limits():
     assert doc.text.startswith("\n\nPage 2 of the bomb")  # the inflating page is left empty
     assert f"Page {MAX_PAGES} of the bomb" in doc.text
     assert f"Page {MAX_PAGES + 1} of the bomb" not in doc.text
+    assert doc.omissions == [
+        f"PDF has 2,200 pages: only the first {MAX_PAGES:,} were read",
+        "PDF page 1 left out: content too large to read (a decompression bomb?)",
+    ]

@@ -87,6 +87,10 @@ def sitemaps_from_robots(body: bytes, url: str) -> list[str]:
     return found
 
 
+# Deflate's best case, a run of one byte, shrinks about 1,032 to 1.
+_MAX_DEFLATE_RATIO = 1100
+
+
 def _decompressed_chunks(body: bytes) -> Iterator[bytes]:
     if not body.startswith(_GZIP_MAGIC):
         if len(body) > MAX_SITEMAP_BYTES:
@@ -95,8 +99,10 @@ def _decompressed_chunks(body: bytes) -> Iterator[bytes]:
             yield body[start : start + _CHUNK]
         return
     # The gzip trailer declares the inflated size (mod 2**32): an honest big file is refused at
-    # once. It can lie, so the running count below is the real guard.
-    if len(body) >= 18 and int.from_bytes(body[-4:], "little") > MAX_SITEMAP_BYTES:
+    # once. It can lie, so the running count below is the real guard; and a size deflate cannot
+    # reach from this many bytes is a truncated or corrupt file, left for inflating to name.
+    declared = int.from_bytes(body[-4:], "little")
+    if len(body) >= 18 and MAX_SITEMAP_BYTES < declared <= len(body) * _MAX_DEFLATE_RATIO:
         raise _too_large()
     total = 0
     pending = body

@@ -72,6 +72,11 @@ class MonitorSpider(scrapy.Spider):
         self.sitemap_listed: dict[str, set[str]] = {s.id: set() for s in sources}
         self.sitemap_incomplete: set[str] = set()
         self.limit_reported: set[str] = set()
+        # Documents asked for without a date of their own from a feed, sitemap or API, and such
+        # dates that came after the request (see `date_later`).
+        self.undated: set[str] = set()
+        self.waiting: set[str] = set()  # failing URLs left to wait out their back-off
+        self.later_dates: dict[str, str] = {}
         # APIs (source id, configured URL) by the URL of each page asked for, those read to their
         # last page, and those with a page that failed: only a whole listing moves the window
         # of the next incremental run forward.
@@ -151,6 +156,7 @@ class MonitorSpider(scrapy.Spider):
         check, and Scrapy's duplicate filter stays the backstop.
         """
         if url in self.considered:
+            self.date_later(url, candidate)
             return
         self.considered.add(url)
         if role == "api":
@@ -171,8 +177,12 @@ class MonitorSpider(scrapy.Spider):
                 return
         # A source's entry points and API pages are asked for every run: skipping one quietly
         # would read as a source with nothing new.
-        if not seed and role != "api" and self.backing_off(url):
-            self.crawler.stats.inc_value("oversight/backing_off")
+        if not seed and role != "api" and self.backing_off(url, candidate):
+            if url not in self.waiting:
+                self.waiting.add(url)
+                self.crawler.stats.inc_value("oversight/backing_off")
+            # Not settled for the run: a sitemap or feed reaching it later may date a change.
+            self.considered.discard(url)
             return
         meta.update(
             role=role,
@@ -180,6 +190,8 @@ class MonitorSpider(scrapy.Spider):
             download_slot=source.id,
             handle_httpstatus_list=HANDLED_STATUSES,
         )
+        if role == "document" and not _dates(candidate):
+            self.undated.add(url)
         if candidate is not None:
             meta["linked_date"] = candidate.published
             meta["dated_by_referrer"] = candidate.dated_by_referrer
@@ -191,6 +203,14 @@ class MonitorSpider(scrapy.Spider):
             meta=meta,
             priority=10 if role in DISCOVERY_ROLES else 0,
         )
+
+    def date_later(self, url: str, candidate: Candidate | None) -> None:
+        """A feed, sitemap or API dating a document first reached by a link (undated, or dated
+        by the page that linked to it): its date is kept all the same, whichever came first."""
+        if url in self.undated and _dates(candidate):
+            assert candidate is not None
+            self.undated.discard(url)
+            self.later_dates[url] = candidate.published
 
     def known_unchanged(self, url: str, candidate: Candidate, source: Source) -> bool:
         """True when a declared modification date shows no change since the stored copy.
@@ -219,9 +239,15 @@ class MonitorSpider(scrapy.Spider):
         fetched = state and state["last_fetched_at"] and _parse_time(state["last_fetched_at"])
         return _recheck_due(fetched or None, source)
 
-    def backing_off(self, url: str) -> bool:
+    def backing_off(self, url: str, candidate: Candidate | None = None) -> bool:
+        """Whether a failing URL is waiting out its back-off. A feed or sitemap that dates the page
+        differently from when it was last asked for ends the wait: the page may well be back."""
         state = archive.not_modified_since(self.db, url)
-        return bool(state and state["next_try_at"] and state["next_try_at"] > utcnow())
+        if not (state and state["next_try_at"] and state["next_try_at"] > utcnow()):
+            return False
+        return not (
+            candidate and candidate.modified and candidate.modified != state["declared_modified"]
+        )
 
     # Responses
 
@@ -245,7 +271,14 @@ class MonitorSpider(scrapy.Spider):
         if response.status >= 400:
             # Kept as it came (a block page saying why, a "withdrawn" notice), never extracted.
             yield self.snapshot(response, url, source, role)
-            yield self.failure(source.id, url, role, f"HTTP {response.status}", response.status)
+            yield self.failure(
+                source.id,
+                url,
+                role,
+                f"HTTP {response.status}",
+                response.status,
+                declared_modified=meta.get("declared_modified"),
+            )
             return
         final_role = role
         # A GOV.UK Content API item is archived under its public page: either address may be
@@ -290,16 +323,28 @@ class MonitorSpider(scrapy.Spider):
             yield self.failure(source.id, response.url, "document", str(exc), response.status)
 
     def failure(
-        self, source_id: str, url: str, role: str | None, reason: str, status: int | None = None
+        self,
+        source_id: str,
+        url: str,
+        role: str | None,
+        reason: str,
+        status: int | None = None,
+        declared_modified: str | None = None,
     ) -> FailureItem:
         """A failures row; a sitemap or API page that could not be read also marks its listing
-        incomplete."""
+        incomplete. `declared_modified`: the date a listing gave the page (see `backing_off`)."""
         if role == "sitemap":
             self.sitemap_incomplete.add(source_id)
         elif role == "api" and url in self.api_pages:
             self.apis_broken.add(self.api_pages[url])
         return FailureItem(
-            url=url, source_id=source_id, status=status, role=role, reason=reason, at=utcnow()
+            url=url,
+            source_id=source_id,
+            status=status,
+            role=role,
+            reason=reason,
+            at=utcnow(),
+            declared_modified=declared_modified,
         )
 
     def snapshot(self, response: Response, url: str, source: Source, role: str) -> SnapshotItem:
@@ -319,7 +364,8 @@ class MonitorSpider(scrapy.Spider):
             headers=headers,
             body=response.body,
             fetched_at=utcnow(),
-            linked_date=(
+            linked_date=self.later_dates.pop(url, None)
+            or (
                 None
                 if response.meta.get("dated_by_referrer") and not _is_pdf(response)
                 else response.meta.get("linked_date")
@@ -347,6 +393,17 @@ class MonitorSpider(scrapy.Spider):
         elif role == "sitemap":
             sitemap = parse_sitemap(body, url)
             for child in sitemap.sitemaps:
+                if child.url in (url, response.meta.get("redirect_urls", [url])[0]):
+                    # A loop, not a gap: the listing is still whole, so no self.failure().
+                    yield FailureItem(
+                        url=url,
+                        source_id=source.id,
+                        status=response.status,
+                        role=role,
+                        reason="sitemap index lists itself: that entry was ignored",
+                        at=utcnow(),
+                    )
+                    continue
                 yield from self.request(child.url, source, "sitemap")
             for entry in sitemap.urls:
                 self.sitemap_listed[source.id].add(entry.url)
@@ -357,7 +414,11 @@ class MonitorSpider(scrapy.Spider):
         elif _is_html(response):
             yield from self.discover_links(response, source, role, final_role, due_only)
         elif final_role == "document" and _is_json(response):
-            for attachment in govuk_attachment_links(body, url):
+            try:
+                attachments = govuk_attachment_links(body, url)
+            except DiscoveryError:
+                return  # an unreadable item: its extraction records the one failure row
+            for attachment in attachments:
                 if not due_only or self.due(attachment.url, source):
                     yield from self.request(
                         attachment.url, source, "document", candidate=attachment
@@ -440,10 +501,18 @@ class MonitorSpider(scrapy.Spider):
         if source_id is None:
             return
         url = request.meta.get("redirect_urls", [request.url])[0]
-        yield self.failure(source_id, url, request.meta.get("role"), describe_failure(failure))
+        yield self.failure(
+            source_id,
+            url,
+            request.meta.get("role"),
+            describe_failure(failure),
+            declared_modified=request.meta.get("declared_modified"),
+        )
 
     def closed(self, reason: str) -> None:
         archive.mark_seen(self.db, self.skipped_unchanged, utcnow())
+        # Documents stored before a feed, sitemap or API gave their date (see `date_later`).
+        archive.date_snapshots(self.db, self.run_id, self.later_dates)
         if reason == "finished":
             for source_id, api_url in self.apis_listed - self.apis_broken:
                 archive.record_api_listed(self.db, source_id, api_url, self.run_id)
@@ -461,6 +530,11 @@ def _recheck_due(fetched: datetime | None, source: Source) -> bool:
     """Whether a copy fetched at `fetched` (None: never) is older than the source's
     `recheck_days`, so the page is asked for again whatever its dates say."""
     return fetched is None or datetime.now(UTC) - fetched > timedelta(days=source.recheck_days)
+
+
+def _dates(candidate: Candidate | None) -> bool:
+    """Whether a candidate carries a date of its own (not one borrowed from a linking page)."""
+    return candidate is not None and bool(candidate.published) and not candidate.dated_by_referrer
 
 
 def _is_html(response: Response) -> bool:

@@ -7,48 +7,97 @@ can call them. Both are pure functions of their arguments.
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
 from functools import lru_cache
 
 from datasette import hookimpl
 
-#: Queries made only of words, quotes, prefixes, brackets and FTS5 operators are passed through,
-#: so "corruption NEAR referral*" and '"stop and search"' keep their meaning.
-FTS_SYNTAX = re.compile(r'[\w\s"*()]+')
 FTS_OPERATORS = {"AND", "OR", "NOT"}
+
+# A phrase (with a prefix star), a bracket, a phrase left open at the end, or anything else up to
+# a space, bracket or quote.
+_TOKEN = re.compile(r'"[^"]*"\*?|[()]|"[^"]*$|[^\s()"]+')
+_BAREWORD = re.compile(r"\w+\*?")
+_probes = threading.local()
 
 
 def fts_query(query: str | None) -> str:
-    """A query FTS5 accepts: the user's syntax when it is valid-looking, else quoted words.
+    """A query FTS5 accepts: the user's own when FTS5 can parse it, else the nearest one it can.
 
-    "stop-and-search", "£1.2m" or an unbalanced quote would make FTS5 raise a syntax error; such
-    queries are searched as quoted terms instead, which is what the person meant.
+    "stop-and-search", "£1.2m", "* police" or an unbalanced quote make FTS5 raise a syntax error.
+    Only the words FTS5 cannot read as they stand are quoted (and stray stars, brackets and
+    operators dropped), so "stop-and-search NOT corruption" keeps its NOT. FTS5 itself, on an
+    empty table with the archive's columns, is the judge of what parses.
     """
     query = (query or "").strip()
     if not query:
         return '""'
-    if (
-        FTS_SYNTAX.fullmatch(query)
-        and query.count('"') % 2 == 0
-        and _brackets_balanced(query)
-        and not _dangling_operator(query)
-    ):
+    if _parses(query):
         return query
-    terms = [t for t in re.split(r"\s+", query) if t.strip('"')]
-    return " ".join('"' + t.replace('"', '""') + '"' for t in terms) or '""'
+    tokens = _TOKEN.findall(query)
+    balanced = _brackets_balanced(tokens)
+    repaired: list[str] = []
+    for token in tokens:
+        if token in "()":
+            if balanced:
+                repaired.append(token)
+        elif token.startswith('"') and (len(token) > 1 and token.rstrip("*").endswith('"')):
+            repaired.append(token)
+        elif token in FTS_OPERATORS or _BAREWORD.fullmatch(token):
+            repaired.append(token)
+        else:
+            repaired.extend(_quoted(word) for word in token.strip('"').split() if _has_word(word))
+    candidate = " ".join(_without_dangling_operators(repaired))
+    if candidate and _parses(candidate):
+        return candidate
+    words = [word for word in re.split(r"\s+", query.replace('"', " ")) if _has_word(word)]
+    return " ".join(_quoted(word) for word in words) or '""'
 
 
-def _brackets_balanced(query: str) -> bool:
+def _parses(query: str) -> bool:
+    probe = getattr(_probes, "connection", None)
+    if probe is None:
+        probe = _probes.connection = sqlite3.connect(":memory:")
+        probe.execute("create virtual table probe using fts5(title, text)")
+    try:
+        probe.execute("select rowid from probe where probe match ?", [query]).fetchall()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def _quoted(word: str) -> str:
+    """A word as an FTS5 string; a trailing star stays outside the quotes as a prefix search."""
+    star = "*" if word.endswith("*") and _has_word(word.rstrip("*")) else ""
+    return '"' + word.rstrip("*").replace('"', '""') + '"' + star
+
+
+def _has_word(text: str) -> bool:
+    return any(char.isalnum() for char in text)
+
+
+def _brackets_balanced(tokens: list[str]) -> bool:
     depth = 0
-    for char in query:
-        depth += {"(": 1, ")": -1}.get(char, 0)
+    for token in tokens:
+        depth += {"(": 1, ")": -1}.get(token, 0)
         if depth < 0:
             return False
     return depth == 0
 
 
-def _dangling_operator(query: str) -> bool:
-    words = query.replace("(", " ").replace(")", " ").split()
-    return bool(words) and (words[0] in FTS_OPERATORS or words[-1] in FTS_OPERATORS | {"NEAR"})
+def _without_dangling_operators(tokens: list[str]) -> list[str]:
+    """No operator first, last, after another or next to a bracket it cannot apply across."""
+    kept: list[str] = []
+    for token in tokens:
+        if token in FTS_OPERATORS and (not kept or kept[-1] in FTS_OPERATORS or kept[-1] == "("):
+            continue
+        if token == ")" and kept and kept[-1] in FTS_OPERATORS:
+            kept.pop()
+        kept.append(token)
+    while kept and kept[-1] in FTS_OPERATORS:
+        kept.pop()
+    return kept
 
 
 def atom_time(value: str | None) -> str | None:
