@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
@@ -341,6 +342,8 @@ def open_archive(path: str | Path, create: bool = True) -> sqlite_utils.Database
         raise ArchiveError(
             f"{path}: no archive here (run `oversight crawl` or `oversight demo` first)"
         )
+    if not create and not _writable(path):
+        return _open_read_only(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
@@ -355,6 +358,49 @@ def open_archive(path: str | Path, create: bool = True) -> sqlite_utils.Database
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot open ({exc})") from exc
     return db
+
+
+def _writable(path: Path) -> bool:
+    """Whether this user may write the archive and, for WAL's side files, its folder."""
+    return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)
+
+
+def _open_read_only(path: Path) -> sqlite_utils.Database:
+    """An archive this user may only read (a shared copy, a colleague's crawl): searched, listed
+    and served as it is, never written, so it is never set up or migrated."""
+    try:
+        conn, version = _read_only_connection(path, "mode=ro")
+    except sqlite3.DatabaseError as exc:
+        # A WAL archive's reader needs its -shm file, which only a writer of the folder can
+        # make. With no -wal file there is nothing beyond the main file to read, and no crawl
+        # is writing: it can be read as it stands.
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise ArchiveError(
+                f"{path}: cannot be read without write access to its folder while a crawl is "
+                f"writing it or has left changes in {wal.name} ({exc})"
+            ) from exc
+        try:
+            conn, version = _read_only_connection(path, "immutable=1")
+        except sqlite3.DatabaseError as again:
+            raise ArchiveError(f"{path}: not a usable SQLite archive ({again})") from again
+    if version is None or int(version[0]) != SCHEMA_VERSION:
+        conn.close()
+        raise ArchiveError(
+            f"{path}: made by another version of Oversight and read-only to you: it needs "
+            "upgrading by a user who may write it (any `oversight` command run by them does it)"
+        )
+    return sqlite_utils.Database(conn)
+
+
+def _read_only_connection(path: Path, mode: str) -> tuple[sqlite3.Connection, tuple | None]:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        return conn, conn.execute("select value from meta where key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:

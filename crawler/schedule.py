@@ -18,10 +18,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from croniter import croniter
+from dateutil import tz
 
 log = logging.getLogger("oversight.schedule")
 
@@ -82,13 +83,18 @@ def parse_every(text: str) -> Schedule:
 def next_run(schedule: Schedule, after: datetime) -> datetime:
     """The first time strictly after `after` that `schedule` calls for (in `after`'s time zone)."""
     if schedule.seconds is not None:
-        return after + timedelta(seconds=schedule.seconds)
+        # Counted in real time: six hours stay six hours when the clocks change.
+        return (after.astimezone(UTC) + timedelta(seconds=schedule.seconds)).astimezone(
+            after.tzinfo
+        )
     return croniter(schedule.cron, after).get_next(datetime)
 
 
 def _local_now() -> datetime:
-    # Cron expressions mean local wall-clock time, as they do for cron itself.
-    return datetime.now().astimezone()
+    # Cron expressions mean local wall-clock time, as they do for cron itself, under the local
+    # zone's own rules (a fixed offset, as `astimezone()` gives, would move 06:00 to 07:00 the
+    # day the clocks go forward).
+    return datetime.now(tz.tzlocal())
 
 
 def run_forever(

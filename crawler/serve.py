@@ -69,17 +69,34 @@ def load_metadata(public: bool = False) -> dict:
     return metadata
 
 
-def _require_archive(db_path: Path) -> None:
+def _require_archive(db_path: Path) -> bool:
+    """Check the archive can be served; False when only as it stands (immutable).
+
+    A WAL archive in a folder this user cannot write cannot be read live (SQLite needs to make
+    its -shm file there); with no pending -wal file it is served immutable, as `publish` does.
+    """
     if not db_path.is_file():
         raise ServeError(f"{db_path}: no archive here (run `oversight crawl` or `oversight demo`)")
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            conn.execute("select count(*) from documents").fetchone()
-        finally:
-            conn.close()
+        _count_documents(db_path, "mode=ro")
+        return True
     except sqlite3.DatabaseError as exc:
+        wal = db_path.with_name(db_path.name + "-wal")
+        if not (wal.exists() and wal.stat().st_size):
+            try:
+                _count_documents(db_path, "immutable=1")
+                return False
+            except sqlite3.DatabaseError:
+                pass
         raise ServeError(f"{db_path}: not an Oversight archive ({exc})") from exc
+
+
+def _count_documents(db_path: Path, mode: str) -> None:
+    conn = sqlite3.connect(f"{db_path.as_uri()}?{mode}", uri=True)
+    try:
+        conn.execute("select count(*) from documents").fetchone()
+    finally:
+        conn.close()
 
 
 def make_datasette(
@@ -92,7 +109,7 @@ def make_datasette(
     `settings` override `SETTINGS` (e.g. `{"default_allow_sql": False}` for a locked-down server).
     """
     db_path = Path(db_path).resolve()
-    _require_archive(db_path)
+    live = _require_archive(db_path)
     ds = Datasette(
         metadata=load_metadata(public),
         template_dir=str(CONFIG_DIR / "templates"),
@@ -100,7 +117,7 @@ def make_datasette(
         static_mounts=[("static", str(CONFIG_DIR / "static"))],
         settings={**SETTINGS, **(settings or {})},
     )
-    ds.add_database(Database(ds, path=str(db_path), is_mutable=True), name=DATABASE_NAME)
+    ds.add_database(Database(ds, path=str(db_path), is_mutable=live), name=DATABASE_NAME)
     # Datasette adds an in-memory database when constructed without files; it has no use here.
     if "_memory" in ds.databases:
         ds.remove_database("_memory")

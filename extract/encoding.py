@@ -103,6 +103,31 @@ def _strict(body: bytes, codec: str) -> str | None:
         return None
 
 
+def _cp1252_for_stray_bytes(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    stray = error.object[error.start : error.end]
+    return stray.decode("cp1252", "replace"), error.end
+
+
+codecs.register_error("oversight-cp1252", _cp1252_for_stray_bytes)
+
+
+def _mostly_utf8(body: bytes) -> str | None:
+    """A UTF-8 page with a few stray bytes pasted in from elsewhere (a windows-1252 apostrophe
+    in an otherwise UTF-8 article), decoded as UTF-8 with each stray byte read as windows-1252.
+
+    One bad byte must not hand the page to statistical detection, which then reads all of it
+    as some Mac code page. The page counts as UTF-8 when its valid multi-byte sequences are
+    at least as many as its invalid bytes; a windows-1252 page has hardly any valid ones.
+    """
+    replaced = body.decode("utf-8", "replace")
+    invalid = replaced.count("\ufffd") - body.count("\xef\xbf\xbd".encode("latin-1"))
+    valid = sum(1 for char in replaced if char > "\x7f") - replaced.count("\ufffd")
+    if valid == 0 or valid < invalid:
+        return None
+    return body.decode("utf-8", "oversight-cp1252")
+
+
 def decode_html(body: bytes, http_charset: str | None = None) -> tuple[str, str]:
     """Decode an HTML body; returns (text, codec used).
 
@@ -124,6 +149,10 @@ def decode_html(body: bytes, http_charset: str | None = None) -> tuple[str, str]
 
     if utf8 is not None:  # pure ASCII
         return utf8, "ascii"
+
+    mostly_utf8 = _mostly_utf8(body)
+    if mostly_utf8 is not None:
+        return mostly_utf8, "utf-8"
 
     best = from_bytes(body[: _SNIFF_BYTES * 4]).best()
     guess = _codec(best.encoding) if best is not None and best.encoding else None

@@ -724,7 +724,7 @@ def _find_dates(s: _Scanner) -> None:
         (_DATE_MD, month_windows),
     ):
         for m in s.each(pattern, windows):
-            if not s.free(m.start(), m.end()):
+            if not s.free(m.start(), m.end()) or _not_one_date(s.text, m):
                 continue
             month_text = m.group("m")
             month = int(month_text) if month_text.isdigit() else _MONTHS[month_text.lower()]
@@ -734,6 +734,17 @@ def _find_dates(s: _Scanner) -> None:
             if not 1 <= month <= 12 or day > 31:
                 continue
             s.claim(_Found(m.start(), m.end(), "date", year * 10000 + month * 100 + day), False)
+
+
+def _not_one_date(text: str, m: re.Match[str]) -> bool:
+    """A "date" running over a line break ("2023/24" on a cover, "July 2024" under it), or whose
+    day is the end of a year span ("2023/24 July 2024"): two things, not one date."""
+    return "\n" in m.group() or bool(
+        _YEAR_SPAN_START.search(text, max(0, m.start() - 5), m.start())
+    )
+
+
+_YEAR_SPAN_START = re.compile(r"(?:19|20)\d\d[/\-\u2013]$")
 
 
 def _find_money(s: _Scanner) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 from lxml import etree
 from lxml import html as lxml_html
 
+from extract.links import dedupe_links
 from extract.records import Document, ExtractionError, Link
 
 __all__ = ["extract_govuk_content", "govuk_html_to_text"]
@@ -43,11 +44,23 @@ def extract_govuk_content(body: bytes, url: str) -> Document:
         raise ExtractionError(f"not a GOV.UK Content API item: invalid JSON ({error})") from None
     if not isinstance(item, dict) or not isinstance(item.get("base_path"), str):
         raise ExtractionError("not a GOV.UK Content API item: no base_path")
+    _refuse_placeholder(item)
     canonical = _public_root(url) + item["base_path"]
     details = _table(item.get("details"))
     body_html = _body_html(details)
     root = _fragment(body_html)
     text = govuk_html_to_text(root) if root is not None else ""
+    if not text and not _text(item.get("title")):
+        raise ExtractionError("GOV.UK Content API item has neither a title nor a body")
+    # A publication's attachment blocks (`details.documents`) are its report and data files:
+    # links even when a body is the text.
+    attachments = _fragment(
+        "\n".join(d for d in details.get("documents") or [] if isinstance(d, str))
+    )
+    links = [
+        *(_links(root, canonical) if root is not None else []),
+        *(_links(attachments, canonical) if attachments is not None else []),
+    ]
     return Document(
         url=url,
         content_type="html",
@@ -59,11 +72,30 @@ def extract_govuk_content(body: bytes, url: str) -> Document:
         description=_text(item.get("description")),
         language=_text(item.get("locale")),
         site_name="GOV.UK",
-        links=_links(root, canonical) if root is not None else [],
+        links=dedupe_links(links),
         withdrawn=_withdrawn(item.get("withdrawn_notice")),
         canonical_url=canonical,
         change_history=_change_history(details.get("change_history")),
     )
+
+
+def _refuse_placeholder(item: dict[str, Any]) -> None:
+    """GOV.UK answers for moved and deleted pages with items that hold no content."""
+    kind = item.get("schema_name") or item.get("document_type")
+    if kind == "redirect":
+        redirects = item.get("redirects")
+        target = next(
+            (
+                r.get("destination")
+                for r in (redirects if isinstance(redirects, list) else [])
+                if isinstance(r, dict) and r.get("destination")
+            ),
+            None,
+        )
+        where = f" to {target}" if isinstance(target, str) else ""
+        raise ExtractionError(f"GOV.UK Content API item is a redirect{where}: no document here")
+    if kind in ("gone", "vanish"):
+        raise ExtractionError("GOV.UK Content API item is gone: the page was removed")
 
 
 def govuk_html_to_text(root: etree._Element) -> str:

@@ -27,6 +27,7 @@ from extract.html_structure import (
     find_images,
     find_tables,
     find_withdrawal_notice,
+    in_furniture,
 )
 from extract.links import absolute_url, dedupe_links, without_fragment
 from extract.records import Document, ExtractionError, Link
@@ -93,8 +94,11 @@ def extract_html(body: bytes, url: str, content_type: str | None = None) -> Docu
     links: list[Link] = []
     if result is not None and result.body is not None:
         main_text, links = _render(result.body, about.title, base)
-        # In-page anchors ("#background", "back to top") cite nothing.
-        links = [link for link in links if without_fragment(link.url) != without_fragment(url)]
+    # A paragraph that is only a link ("Read the full report") is too link-dense for
+    # trafilatura's precision mode: the press release's link to its report comes from the page.
+    links = dedupe_links([*links, *_report_links(tree, base)])
+    # In-page anchors ("#background", "back to top") cite nothing.
+    links = [link for link in links if without_fragment(link.url) != without_fragment(url)]
     if not main_text:
         main_text = _visible_text(tree)
     if not main_text and not about.title:
@@ -179,7 +183,10 @@ _DEEP_PARSER = HTMLParser(
 
 
 def _too_deep(parser: HTMLParser) -> bool:
-    return any("Excessive depth" in error.message for error in parser.error_log)
+    # libxml2 stops at the depth limit, so its complaint is the parse's last (pages raise
+    # hundreds of harmless errors; reading them all would cost more than this check is worth).
+    last = parser.error_log.last_error
+    return last is not None and "Excessive depth" in last.message
 
 
 def _parse_deep(text: str) -> tuple[HtmlElement | None, str | None]:
@@ -305,6 +312,42 @@ def _render(body: etree._Element, title: str | None, base: str) -> tuple[str, li
     etree.strip_tags(body, "ref")
     text = _TABLE_RULE.sub("", xmltotxt(body, False))
     return text.strip(), dedupe_links(links)
+
+
+_FILE_HREF = re.compile(r"\.(?:pdf|docx?|xlsx?|csv|ods|odt|pptx?)(?:$|[?#])", re.IGNORECASE)
+_REPORT_ANCHOR = re.compile(
+    r"\b(?:full report|the report|read the report|report \(pdf|download the)\b", re.IGNORECASE
+)
+
+
+_ANCHORS = etree.XPath("//body//a[@href]")
+# In C, the article's few links that may name a report: not every link's text in Python.
+_LOWER_TEXT = "translate(string(.), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_REPORTISH_ANCHORS = etree.XPath(
+    f"(//article//a|//main//a)[@href][contains({_LOWER_TEXT}, 'report')"
+    f" or contains({_LOWER_TEXT}, 'download')]"
+)
+
+
+def _report_links(tree: HtmlElement, base: str) -> list[Link]:
+    """Links to reports and data files outside the page's furniture: any link to a PDF, Word,
+    Excel, CSV or slide file, and, in the article or <main>, one saying it is the report."""
+    found = [
+        anchor
+        for anchor in _ANCHORS(tree)
+        if _FILE_HREF.search(anchor.get("href", "")) and not in_furniture(anchor)
+    ]
+    found += [
+        anchor
+        for anchor in _REPORTISH_ANCHORS(tree)
+        if _REPORT_ANCHOR.search(block_text(anchor)) and not in_furniture(anchor)
+    ]
+    links = []
+    for anchor in found:
+        target = absolute_url(anchor.get("href", ""), base)
+        if target:
+            links.append(Link(url=target, anchor=block_text(anchor)))
+    return links
 
 
 def _visible_text(tree: HtmlElement) -> str:

@@ -47,10 +47,11 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or meta.get("application-name")
         or _title_suffix(tree)
     )
+    labelled = _LabelledDates(tree)
     return PageMetadata(
         title=_title(tree, meta, site_name),
-        published=_published(tree, meta, ld, url),
-        updated=_updated(tree, meta, ld),
+        published=_published(tree, meta, ld, url, labelled),
+        updated=_updated(tree, meta, ld, labelled),
         author=_author(tree, meta, ld),
         description=_clean(
             meta.get("og:description") or meta.get("description") or meta.get("twitter:description")
@@ -119,6 +120,24 @@ def _ld_value(ld: list[dict[str, Any]], key: str, subkey: str | None = None) -> 
     return None
 
 
+def _ld_authors(ld: list[dict[str, Any]]) -> str | None:
+    """The article's authors, all of them ("Zoe Crowther, Adam Payne"), a Person given by
+    reference into the page's @graph ({"@id": ...}) looked up."""
+    by_id = {item["@id"]: item for item in ld if isinstance(item.get("@id"), str)}
+    for item in ld:
+        value = item.get("author")
+        names = []
+        for author in value if isinstance(value, list) else [value]:
+            if isinstance(author, dict) and "name" not in author:
+                author = by_id.get(author.get("@id"), author)
+            name = author.get("name") if isinstance(author, dict) else author
+            if isinstance(name, str) and name.strip() and name.strip() not in names:
+                names.append(name.strip())
+        if names:
+            return ", ".join(names)
+    return None
+
+
 def _strip_site_suffix(title: str, site_name: str | None) -> str:
     """ "Officer dismissed | IOPC" -> "Officer dismissed"; a headline with a dash in it stays whole."""
     parts = _TITLE_SEPARATORS.split(title)
@@ -126,8 +145,15 @@ def _strip_site_suffix(title: str, site_name: str | None) -> str:
         return title
     site = (site_name or "").casefold()
     if site:
-        kept = [p for p in parts if p.strip().casefold() not in site and site not in p.casefold()]
-        return _rejoin(title, kept) if kept and len(kept) < len(parts) else title
+        # The longest segment is the headline even when it names the site ("Kent Police
+        # officer sacked | Kent Police").
+        longest = max(parts, key=len)
+        kept = [
+            p
+            for p in parts
+            if p is longest or (p.strip().casefold() not in site and site not in p.casefold())
+        ]
+        return _rejoin(title, kept) if len(kept) < len(parts) else title
     # Without a known site name, only a short last segment reads as a site name.
     if len(parts[-1].split()) <= 4 and len(parts[0]) > len(parts[-1]):
         return _rejoin(title, parts[:-1])
@@ -138,8 +164,8 @@ def _title_suffix(tree: HtmlElement) -> str | None:
     """ "Inspection finds ... – Example Inspectorate" -> "Example Inspectorate"."""
     title = _clean(tree.findtext(".//title")) or ""
     bare = _strip_site_suffix(title, None)
-    if bare == title:
-        return None
+    if bare == title or any(_same(block_text(h), title) for h in tree.iter("h1")):
+        return None  # the whole title is the headline: "Stop-and-search powers - a guide"
     return _TITLE_SEPARATORS.sub(" ", title[len(bare) :]).strip() or None
 
 
@@ -252,7 +278,11 @@ MAX_DATE_SEARCH_CHARS = 1_000_000
 
 
 def _published(
-    tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]], url: str
+    tree: HtmlElement,
+    meta: dict[str, str],
+    ld: list[dict[str, Any]],
+    url: str,
+    labelled: _LabelledDates,
 ) -> str | None:
     """The publication date the page declares, else htmldate's reading of its text."""
     for candidate in (
@@ -264,6 +294,8 @@ def _published(
         iso = _iso(candidate)
         if iso:
             return iso
+    if labelled.published:
+        return labelled.published
     if len(tree.text_content()) > MAX_DATE_SEARCH_CHARS:
         return None
     try:
@@ -279,7 +311,9 @@ _UPDATED_TIME_XPATH = (
 )
 
 
-def _updated(tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]]) -> str | None:
+def _updated(
+    tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]], labelled: _LabelledDates
+) -> str | None:
     for candidate in (
         *(meta.get(key) for key in _UPDATED_KEYS),
         _ld_value(ld, "dateModified"),
@@ -288,7 +322,113 @@ def _updated(tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]]) 
         iso = _iso(candidate)
         if iso:
             return iso
-    return None
+    # Labels are read only for a page that writes its dates as text, not one that declared its
+    # publication in markup (reading a page's text costs a millisecond).
+    return labelled.updated if labelled.searched else None
+
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_WRITTEN_DATE = (
+    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?"
+    rf"(\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    r"|\d{4}-\d{2}-\d{2})"
+)
+# A date a page writes out under a label of its own, as police forces, the College and the NPCC
+# do instead of declaring one: "Published 3 March 2025", "Posted on 3rd March 2025 at 10:32",
+# <dt>Published</dt><dd>3 March 2025</dd>. The label opens its block: "the report, published
+# 3 March", in a sentence, dates the report and not the page.
+_PUBLISHED_LABEL = re.compile(
+    r"^(?:first |date |page )?(?:published|posted|released|issued)(?: on| date)?\s*:?\s*(?:on\s+)?"
+    + _WRITTEN_DATE,
+    re.IGNORECASE,
+)
+_UPDATED_LABEL = re.compile(
+    r"^(?:page |last |date )*(?:updated|modified)(?: on| date)?\s*:?\s*(?:on\s+)?" + _WRITTEN_DATE,
+    re.IGNORECASE,
+)
+# Pages without such a date far outnumber pages with one: a scan of the page's text settles them
+# before any element is looked at (its blocks run together: "NewsPublished3 March 2025").
+_LABEL_NEAR_DATE = re.compile(
+    r"(?:published|posted|released|issued|updated|modified)(?![a-z])[\s:]{0,3}(?:on\s+)?"
+    rf"(?:[a-z]+day,?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}|{_MONTH}\s+\d|\d{{4}}-\d\d-\d\d)",
+    re.IGNORECASE,
+)
+_LABEL_START = re.compile(
+    r"^\s*(?:(?:first|date|page|last)\s+)*(?:published|posted|released|issued|updated|modified)\b",
+    re.IGNORECASE,
+)
+
+
+_LABEL_WORDS = ("published", "posted", "released", "issued", "updated", "modified")
+
+
+def _mentions_labelled_date(text: str) -> bool:
+    """Whether a label word is followed by a date somewhere in `text`: the words are found by
+    plain substring search, and the pattern tried only where they are (searched for anywhere
+    in a page, the pattern cost 5 ms)."""
+    lower = text.lower()
+    for word in _LABEL_WORDS:
+        start = lower.find(word)
+        for _ in range(50):
+            if start == -1:
+                break
+            if _LABEL_NEAR_DATE.match(lower, start):
+                return True
+            start = lower.find(word, start + len(word))
+    return False
+
+
+class _LabelledDates:
+    """The dates a page writes under labels (see `_PUBLISHED_LABEL`), looked for once, and
+    only when a field asks: most pages declare their dates in markup."""
+
+    def __init__(self, tree: HtmlElement):
+        self.tree = tree
+        self.found: dict[str, str] | None = None
+
+    @property
+    def published(self) -> str | None:
+        return self._dates().get("published")
+
+    @property
+    def updated(self) -> str | None:
+        return self._dates().get("updated")
+
+    @property
+    def searched(self) -> bool:
+        return self.found is not None
+
+    def _dates(self) -> dict[str, str]:
+        if self.found is None:
+            self.found = {}
+            if _mentions_labelled_date(self.tree.text_content()):
+                self._read()
+        return self.found
+
+    def _read(self) -> None:
+        assert self.found is not None
+        for element in self.tree.iter(etree.Element):
+            if not (element.text and _LABEL_START.match(element.text)) or in_furniture(element):
+                continue
+            texts = [" ".join(element.text.split()), block_text(element)]
+            # <strong>Published:</strong> 3 March 2025, and <dt>Published</dt><dd>3 March 2025</dd>
+            parent = element.getparent()
+            if parent is not None:
+                texts.append(block_text(parent))
+            if element.tag == "dt" and element.getnext() is not None:
+                texts.append(f"{block_text(element)} {block_text(element.getnext())}")
+            for kind, label in (("published", _PUBLISHED_LABEL), ("updated", _UPDATED_LABEL)):
+                if kind in self.found:
+                    continue
+                for text in texts:
+                    match = label.match(text)
+                    iso = _iso(match.group(1)) if match else None
+                    if iso:
+                        self.found[kind] = iso
+                        break
+            if len(self.found) == 2:
+                return
 
 
 _BYLINE_XPATH = (
@@ -315,7 +455,7 @@ def _byline(tree: HtmlElement) -> str | None:
 
 def _author(tree: HtmlElement, meta: dict[str, str], ld: list[dict[str, Any]]) -> str | None:
     for candidate in (
-        _ld_value(ld, "author", "name"),
+        _ld_authors(ld),
         meta.get("author"),
         meta.get("article:author"),
         meta.get("dc.creator"),

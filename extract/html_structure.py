@@ -19,6 +19,8 @@ _WITHDRAWN = re.compile(
     r"^\s*this (?:[a-z]+ ){0,4}(?:was|has been|is) withdrawn\b(?P<dated> on\b)?", re.IGNORECASE
 )
 
+_JUST_A_DATE = re.compile(r"\s*\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]+\s+\d{4}\s*\.?\s*")
+
 _NOTICE_MARKS = re.compile(r"notice|withdrawn|banner|alert|warning", re.IGNORECASE)
 
 _FURNITURE_TAGS = {"nav", "header", "footer", "aside", "form"}
@@ -140,8 +142,11 @@ def find_withdrawal_notice(tree: HtmlElement) -> str | None:
             _NOTICE_MARKS.search(f"{e.get('class') or ''} {e.get('id') or ''}")
             for e in (element, *element.iterancestors())
         )
-        if not (match.group("dated") or marked):
-            continue  # "This policy was withdrawn last year" in an article is not a notice
+        dated = match.group("dated") and _JUST_A_DATE.fullmatch(block_text(element)[match.end() :])
+        if not (dated or marked):
+            # "This policy was withdrawn last year", or "... withdrawn on 12 May 2022 after the
+            # IOPC said", in an article is news, not the page's own notice.
+            continue
         notice = element
         for ancestor in element.iterancestors():
             if len(block_text(ancestor)) > 600 or ancestor.tag in ("body", "main", "article"):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from tests.archive_factory import (
     VETTING_DOC,
     build_archive,
 )
+from tests.helpers import run_cli
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HIDDEN = {"snapshots", "urls", "api_listings", "meta", "signatures"}
@@ -549,6 +553,20 @@ def test_figure_highlighting_survives_stale_offsets_and_escapes_text():
     assert "12 &lt;b&gt;cases&lt;/b&gt;</mark>" in html
 
 
+@pytest.mark.parametrize(
+    "figure, shown",
+    [
+        ({"kind": "date", "value": 20230300.0}, "date: 2023-03"),
+        ({"kind": "date", "value": 20240312.0}, "date: 2024-03-12"),
+        ({"kind": "year", "value": 2023.0, "value_max": 2024.0}, "year: 2023–2024"),
+        ({"kind": "year", "value": 2019.0, "value_max": 2019.0}, "year: 2019"),
+        ({"kind": "count", "value": 1200.0, "unit": "officer"}, "count: 1,200 officer"),
+    ],
+)
+def test_dates_and_years_are_shown_as_written_not_as_stored(figure, shown):
+    assert load_plugin("oversight_display").describe_figure(figure) == shown
+
+
 def test_fts_queries_are_made_safe_but_keep_their_syntax():
     search = load_plugin("oversight_search")
     assert search.fts_query('"stop and search" OR vetting*') == '"stop and search" OR vetting*'
@@ -578,3 +596,42 @@ async def test_locked_down_server_keeps_pages_and_canned_queries_but_not_sql(arc
         assert (await locked.client.get(path)).status_code == 200, path
     assert (await locked.client.get("/archive.json?sql=select+1")).status_code == 403
     assert (await locked.client.get("/-/dashboards/oversight")).status_code == 403
+
+
+@pytest.fixture
+def read_only_archive(archive, tmp_path) -> Iterator[Path]:
+    """The fixture archive seen through a read-only bind mount: a user who may read the archive
+    and its folder but write neither (a colleague's crawl, a shared drive)."""
+    shared, view = tmp_path / "shared", tmp_path / "view"
+    shared.mkdir()
+    view.mkdir()
+    source, target = sqlite3.connect(archive), sqlite3.connect(shared / "archive.db")
+    source.backup(target)
+    source.close()
+    target.close()
+    mounted = os.geteuid() == 0 and all(
+        subprocess.run(command, capture_output=True).returncode == 0
+        for command in (
+            ["mount", "--bind", str(shared), str(view)],
+            ["mount", "-o", "remount,ro,bind", str(view)],
+        )
+    )
+    if not mounted:
+        subprocess.run(["umount", "-l", str(view)], capture_output=True)
+        pytest.skip("needs root to bind-mount a read-only folder")
+    try:
+        yield view / "archive.db"
+    finally:
+        subprocess.run(["umount", "-l", str(view)], capture_output=True)
+
+
+async def test_an_archive_that_may_only_be_read_is_searched_and_served_unchanged(
+    read_only_archive,
+):
+    result = run_cli("search", "vetting", "--db", str(read_only_archive))
+    assert result.returncode == 0, result.stderr
+    assert "An inspection of vetting" in result.stdout
+    served = make_datasette(read_only_archive)
+    rows = await get_json(served, "/archive/search.json?_shape=array&q=vetting")
+    assert rows[0]["document_id"] == VETTING_DOC
+    assert sorted(p.name for p in read_only_archive.parent.iterdir()) == ["archive.db"]

@@ -127,6 +127,14 @@ def test_http_charset_is_used_when_the_page_declares_none():
     assert codec == "cp1252"
 
 
+def test_a_stray_windows_1252_byte_does_not_turn_a_utf8_page_to_mojibake():
+    page = "<html><head><meta charset='utf-8'></head><body><p>Force \u2018failed\u2019 victims, says caf\u00e9 owner: it\u2019s \u00a31.2m</p></body></html>"
+    stray = page.encode("utf-8").replace("it\u2019s".encode(), b"it\x92s")
+    text, codec = decode_html(stray, "utf-8")
+    assert "Force \u2018failed\u2019 victims, says caf\u00e9 owner: it\u2019s \u00a31.2m" in text
+    assert codec == "utf-8"
+
+
 def test_byte_order_mark_decides_the_encoding():
     page = "\ufeff<html><body><p>Police \u2018failed\u2019 victims</p></body></html>"
     text, codec = decode_html(page.encode("utf-16-le"), "iso-8859-1")
@@ -152,11 +160,12 @@ def test_withdrawal_notice_is_detected():
     assert doc.title == "Police powers guidance"
 
 
-def test_article_that_mentions_a_withdrawal_is_not_withdrawn(article):
+@pytest.mark.parametrize("when", ["last year", "on 12 May 2022"])
+def test_article_that_mentions_a_withdrawal_is_not_withdrawn(article, when):
     page = (
         b"<html><head><title>Policy row</title></head><body><article><h1>Policy row</h1>"
-        b"<p>This policy was withdrawn last year after a legal challenge by campaigners, "
-        b"and ministers have not said what will replace it.</p></article></body></html>"
+        b"<p>This policy was withdrawn " + when.encode() + b" after a legal challenge by "
+        b"campaigners, and ministers have not said what will replace it.</p></article></body></html>"
     )
     assert extract_document(page, "https://news.example/policy").withdrawn is None
     assert article.withdrawn is None
@@ -349,6 +358,7 @@ def test_in_page_anchors_are_not_links():
             "Eastshire officer jailed for fraud",
         ),
         ("<title>Review: police vetting</title>", "Review: police vetting"),
+        ("<title>Kent Police officer sacked | Kent Police</title>", "Kent Police officer sacked"),
     ],
 )
 def test_title_without_a_headline_element_drops_only_the_site_name(head, title):
@@ -436,3 +446,82 @@ def test_links_past_the_cap_are_an_omission_but_their_words_stay():
         "page has 5,003 links: only the first 5,000 were read as links (the words of the rest "
         "stay in the text)"
     ]
+
+
+LABELLED_BODY = (
+    "<p>" + "The watchdog upheld 118 of 490 referrals for abuse of position. " * 4 + "</p>"
+)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "<p>Published 3 March 2025</p>",
+        "<p><strong>Published:</strong> 3 March 2025</p>",
+        "<dl><dt>Published</dt><dd>3 March 2025</dd></dl>",
+        "<div class='meta'>Posted on 3rd March 2025 at 10:32</div>",
+        "<p>Published March 3, 2025</p>",
+    ],
+)
+def test_a_date_written_under_a_label_is_the_published_date(written):
+    page = f"<html><body><main><h1>Force news</h1>{written}{LABELLED_BODY}</main></body></html>"
+    doc = extract_document(page.encode(), "https://force.example/news/item", "text/html")
+    assert doc.published == "2025-03-03"
+
+
+def test_a_date_in_a_sentence_or_under_an_updated_label_is_not_the_published_date():
+    written = "<p>The report, published 3 March 2025, found failings.</p><p>Updated 5 June 2025</p>"
+    page = f"<html><body><main><h1>Force news</h1>{written}{LABELLED_BODY}</main></body></html>"
+    doc = extract_document(page.encode(), "https://force.example/news/item", "text/html")
+    assert (doc.published, doc.updated) == (None, "2025-06-05")
+
+
+def test_a_link_standing_alone_to_the_report_is_kept_but_furniture_links_are_not():
+    page = (
+        "<html><body><nav><a href='/files/annual.pdf'>Annual report</a></nav><article>"
+        f"<h1>Referrals rise</h1>{LABELLED_BODY}"
+        "<p><a href='/files/report.pdf'>Read the full report</a></p>"
+        "<p><a href='/inspections/vetting/'>Read the full report online</a></p>"
+        "<h2>Related news</h2><ul><li><a href='/news/a'>Another story</a></li>"
+        "<li><a href='/news/b'>A third story</a></li></ul></article></body></html>"
+    )
+    doc = extract_document(page.encode(), "https://w.example/news/item", "text/html")
+    assert [(link.url, link.anchor) for link in doc.links] == [
+        ("https://w.example/files/report.pdf", "Read the full report"),
+        ("https://w.example/inspections/vetting/", "Read the full report online"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "ld, author",
+    [
+        (
+            {"@type": "NewsArticle", "author": [{"name": "Zoe Crowther"}, {"name": "Adam Payne"}]},
+            "Zoe Crowther, Adam Payne",
+        ),
+        (
+            {
+                "@graph": [
+                    {"@type": "Article", "author": {"@id": "https://w.example/#jane"}},
+                    {"@type": "Person", "@id": "https://w.example/#jane", "name": "Jane Doe"},
+                ]
+            },
+            "Jane Doe",
+        ),
+    ],
+)
+def test_json_ld_gives_every_author_and_follows_references(ld, author):
+    page = (
+        f'<html><head><script type="application/ld+json">{json.dumps(ld)}</script></head>'
+        f"<body><main><h1>Force news</h1>{LABELLED_BODY}</main></body></html>"
+    )
+    assert extract_document(page.encode(), "https://w.example/a", "text/html").author == author
+
+
+def test_a_headline_that_is_the_whole_title_gives_no_site_name():
+    page = (
+        "<html><head><title>Stop-and-search powers - a guide</title></head><body><main>"
+        f"<h1>Stop-and-search powers - a guide</h1>{LABELLED_BODY}</main></body></html>"
+    )
+    doc = extract_document(page.encode(), "https://w.example/guide", "text/html")
+    assert (doc.title, doc.site_name) == ("Stop-and-search powers - a guide", None)

@@ -374,3 +374,14 @@ def test_a_limit_reads_only_as_much_text_as_the_figures_wanted():
     limited = find_figures(text, limit=10)  # 30 numbers: the first 15 rows
     assert 10 <= len(limited) <= 30
     assert limited[-1].end < text.index("Row 16:")
+
+
+@pytest.mark.parametrize(
+    "text", ["Annual report 2023/24\nJuly 2024", "Annual report 2023/24 July 2024"]
+)
+def test_a_year_span_and_a_month_are_not_read_as_one_date(text):
+    found = [(f.text, f.kind, f.value, f.value_max) for f in find_figures(text)]
+    assert found == [
+        ("2023/24", "year", 2023, 2024),
+        ("July 2024", "date", 20240700, 20240700),
+    ]

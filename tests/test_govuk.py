@@ -97,6 +97,35 @@ def test_body_links_are_absolute_without_fragments_self_links_or_mail():
     ]
 
 
+def test_a_publications_attachment_files_are_links_beside_its_body():
+    item = json.loads(_item())
+    item["details"]["documents"] = [
+        '<section class="attachment"><h3><a href="/government/uploads/report.pdf">'
+        "Vetting inspection report</a></h3></section>"
+    ]
+    doc = extract_govuk_content(json.dumps(item).encode(), CONTENT_URL)
+    assert ("https://www.gov.uk/government/uploads/report.pdf", "Vetting inspection report") in [
+        (link.url, link.anchor) for link in doc.links
+    ]
+    assert "Vetting inspection report" not in doc.text  # the body is the text
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        (
+            {"schema_name": "redirect", "redirects": [{"destination": "/government/news/moved"}]},
+            "a redirect to /government/news/moved",
+        ),
+        ({"schema_name": "gone", "title": None, "details": {}}, "gone"),
+        ({"title": "", "details": {}}, "neither a title nor a body"),
+    ],
+)
+def test_placeholder_items_raise_an_extraction_error(changes, reason):
+    with pytest.raises(ExtractionError, match=reason):
+        extract_govuk_content(_item(**changes), CONTENT_URL)
+
+
 def test_loopback_content_api_keeps_its_own_host_for_the_public_url():
     doc = extract_govuk_content(_item(), "http://127.0.0.5:8001/api/content/government/news/x")
     assert doc.canonical_url == "http://127.0.0.5:8001/government/news/police-watchdog-statement"

@@ -305,9 +305,7 @@ def run_kill_loop(
             killed = kill_and_restart(crawl_args, db, log, rng, window, wait_for_extraction=True)
         else:
             extract_args = cli("extract", "--db", str(db), "--workers", "2")
-            killed = kill_and_restart(
-                extract_args, db, log, rng, window, wait_for_extraction=True
-            )
+            killed = kill_and_restart(extract_args, db, log, rng, window, wait_for_extraction=True)
         done += killed
         if not killed:
             # On a machine fast enough to finish first, later kills come sooner.
@@ -368,6 +366,40 @@ def test_extract_command_killed_loses_nothing(kill_site, tmp_path):
     log = KillLog()
     run_kill_loop(site, sources, db, 6, 13, log, "extract-command")
     assert log.kills == 6
+
+
+def test_extraction_workers_die_with_a_killed_parent(tmp_path):
+    """SIGKILL of the parent alone (the OOM killer's way) must not leave its workers behind,
+    waiting forever and holding the crawl lock they inherited."""
+    db = tmp_path / "archive.db"
+    store_snapshots(
+        db, {f"http://127.0.0.1/reports/report-{n}/": article(n).encode() for n in range(600)}
+    )
+    process = start(cli("extract", "--db", str(db), "--workers", "2"))
+    deadline = time.monotonic() + 60
+    while not extracted_documents(db) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = [
+        int(pid)
+        for pid in subprocess.run(
+            ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    assert workers and process.poll() is None, "the extraction finished before the kill"
+    process.kill()
+    process.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting for init to reap it is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] not in ("Z", "X")
+    except OSError:
+        return False
 
 
 def test_a_killed_extraction_worker_does_not_lose_its_document(tmp_path):

@@ -337,3 +337,30 @@ def test_sigterm_while_waiting_for_the_next_crawl_exits_at_once(tmp_path: Path) 
     assert process.returncode == 0
     assert time.monotonic() - sent < 5
     assert marks.read_text().splitlines() == ["start a", "end", "stopped"]
+
+
+@pytest.fixture
+def london(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/London")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_cron_time_stays_at_local_wall_clock_time_when_the_clocks_change(london) -> None:
+    from crawler.schedule import _local_now
+
+    zone = _local_now().tzinfo
+    at = datetime(2027, 3, 27, 12, 0, tzinfo=zone)  # British Summer Time starts on the 28th
+    fires = []
+    for _ in range(3):
+        at = next_run(parse_every("0 6 * * *"), at)
+        fires.append(at)
+    assert [(f.day, f.hour) for f in fires] == [(28, 6), (29, 6), (30, 6)]
+    assert [f.astimezone(UTC).hour for f in fires] == [5, 5, 5]
+    # An interval is real time: six hours after 23:00 GMT on the 27th is 06:00 BST.
+    evening = datetime(2027, 3, 27, 23, 0, tzinfo=zone)
+    assert next_run(parse_every("6h"), evening).astimezone(UTC) == datetime(
+        2027, 3, 28, 5, 0, tzinfo=UTC
+    )

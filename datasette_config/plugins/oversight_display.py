@@ -64,13 +64,8 @@ def describe_figure(figure: Mapping) -> str:
     parts = [str(figure.get("kind") or "figure") + ":"]
     if figure.get("qualifier"):
         parts.append(str(figure["qualifier"]))
-    value = figure.get("value")
-    if value is not None:
-        parts.append(format_number(value))
-    elif figure.get("value_min") is not None or figure.get("value_max") is not None:
-        parts.append(
-            f"{format_number(figure.get('value_min'))}–{format_number(figure.get('value_max'))}"
-        )
+    if figure.get("value") is not None or figure.get("value_min") is not None:
+        parts.append(figure_value(figure))
     if figure.get("unit"):
         parts.append(str(figure["unit"]))
     if figure.get("denominator") is not None:
@@ -78,6 +73,26 @@ def describe_figure(figure: Mapping) -> str:
     if figure.get("period"):
         parts.append(f"[{figure['period']}]")
     return " ".join(parts)
+
+
+def figure_value(figure: Mapping) -> str:
+    """A figure's value as the text wrote it: years and dates as such ("2023/24" is 2023–2024,
+    "March 2023" 2023-03), not as the numbers they are stored as (2023.0, 20230300.0)."""
+    value, low, high = figure.get("value"), figure.get("value_min"), figure.get("value_max")
+    kind = figure.get("kind")
+    if kind == "year" and isinstance(value, int | float):
+        span = isinstance(high, int | float) and int(high) != int(value)
+        return f"{int(value)}–{int(high)}" if span else str(int(value))
+    if kind == "date" and isinstance(value, int | float):
+        year, month, day = int(value) // 10000, int(value) // 100 % 100, int(value) % 100
+        return "-".join(
+            [f"{year:04d}"] + ([f"{month:02d}"] if month else []) + ([f"{day:02d}"] if day else [])
+        )
+    if value is not None:
+        return format_number(value)
+    if low is not None or high is not None:
+        return f"{format_number(low)}–{format_number(high)}"
+    return ""
 
 
 def format_number(value: object) -> str:
@@ -131,6 +146,7 @@ def prepare_jinja2_environment(env):
     env.filters["render_diff"] = render_diff
     env.filters["describe_figure"] = describe_figure
     env.filters["format_number"] = format_number
+    env.filters["figure_value"] = figure_value
     env.filters["safe_href"] = safe_href
 
 
