@@ -24,7 +24,8 @@ from typing import Any
 import sqlite_utils
 
 #: 3: MinHash signatures hashed from word CRCs (`extract.similarity` format 2), re-signed on open.
-SCHEMA_VERSION = 4
+#: 4: urls.document_url. 5: run_sources (each run's 304s per source).
+SCHEMA_VERSION = 5
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -89,6 +90,17 @@ TABLES: dict[str, dict[str, Any]] = {
         },
         "pk": "id",
         "foreign_keys": [("source_id", "sources", "id"), ("run_id", "runs", "id")],
+    },
+    # A 304 leaves no snapshot: what each run was answered with it, per source, is kept here
+    # (source health needs it run by run).
+    "run_sources": {
+        "columns": {
+            "run_id": int,
+            "source_id": str,
+            "not_modified": int,
+            "document_not_modified": int,
+        },
+        "pk": ("run_id", "source_id"),
     },
     "api_listings": {
         "columns": {"source_id": str, "url": str, "run_id": int, "started_at": str},
@@ -785,9 +797,16 @@ def write_crawl_batch(
         for snap in snapshots:
             body = snap.pop("body")
             record = {k: v for k, v in snap.items() if k != "declared_modified"}
-            record["body"] = compress(body)
             record["body_size"] = len(body)
             record["body_sha256"] = hashlib.sha256(body).hexdigest()
+            # A server that sends no validators answers 200 with the same bytes every run: the
+            # fetch is recorded, the body (already stored) is not stored again or re-extracted.
+            unchanged = (
+                snap["status"] < 400 and _stored_sha256(db, snap["url"]) == record["body_sha256"]
+            )
+            record["body"] = None if unchanged else compress(body)
+            if unchanged:
+                record["extracted_at"] = snap["fetched_at"]
             snapshot_id = insert_row(db, "snapshots", record)
             ids.append(snapshot_id)
             if snap["status"] >= 400:
@@ -804,7 +823,7 @@ def write_crawl_batch(
                         "last_modified": snap.get("last_modified"),
                         "last_fetched_at": snap["fetched_at"],
                         "last_status": snap["status"],
-                        "last_snapshot_id": snapshot_id,
+                        **({} if unchanged else {"last_snapshot_id": snapshot_id}),
                         "last_run_id": snap["run_id"],
                         "fail_count": 0,
                         "next_try_at": None,
@@ -812,6 +831,10 @@ def write_crawl_batch(
                         "declared_modified": snap.get("declared_modified"),
                     },
                     "url",
+                )
+            if unchanged:
+                _seen_unchanged(
+                    db, snap["url"], snap["final_url"], snap["fetched_at"], snap["run_id"]
                 )
         for item in not_modified:
             upsert_row(
@@ -832,33 +855,22 @@ def write_crawl_batch(
                 },
                 "url",
             )
+            if item.get("source_id"):
+                db.execute(
+                    """insert into run_sources
+                    (run_id, source_id, not_modified, document_not_modified) values (?, ?, 1, ?)
+                    on conflict (run_id, source_id) do update set
+                    not_modified = not_modified + 1,
+                    document_not_modified = document_not_modified + excluded.document_not_modified""",
+                    [item["run_id"], item["source_id"], int(item.get("role") == "document")],
+                )
             final = item.get("final_url") or item["url"]
             db.execute(
                 """update urls set document_url = coalesce(
                 (select document_url from urls where url = ?), document_url) where url = ?""",
                 [final, item["url"]],
             )
-            db.execute(
-                f"update documents set last_seen = ? where {_DOCUMENT_OF_URL}",
-                [item["at"], final, item["url"]],
-            )
-            for document in list(
-                rows(
-                    db,
-                    f"select id from documents where status = 'removed' and {_DOCUMENT_OF_URL}",
-                    [final, item["url"]],
-                )
-            ):
-                if item["at"] > _removed_at(db, document["id"]):
-                    record_event(
-                        db,
-                        document["id"],
-                        "restored",
-                        item["at"],
-                        item["run_id"],
-                        "the page answers again, unchanged since it was stored (304)",
-                        "live",
-                    )
+            _seen_unchanged(db, item["url"], final, item["at"], item["run_id"])
         for failure in failures:
             db["failures"].insert(
                 {k: failure[k] for k in ("run_id", "source_id", "url", "status", "reason", "at")}
@@ -886,6 +898,38 @@ def write_crawl_batch(
             if failure.get("status") in (404, 410):
                 mark_gone(db, failure["url"], failure["status"], failure["run_id"], failure["at"])
     return ids
+
+
+def _stored_sha256(db: sqlite_utils.Database, url: str) -> str | None:
+    found = db.execute(
+        """select s.body_sha256 from urls u join snapshots s on s.id = u.last_snapshot_id
+        where u.url = ?""",
+        [url],
+    ).fetchone()
+    return found[0] if found else None
+
+
+def _seen_unchanged(db: sqlite_utils.Database, url: str, final: str, at: str, run_id: int) -> None:
+    """A page that answered with what is stored (a 304, or the same bytes): its document was
+    seen, and is restored if it had been taken down."""
+    db.execute(f"update documents set last_seen = ? where {_DOCUMENT_OF_URL}", [at, final, url])
+    for document in list(
+        rows(
+            db,
+            f"select id from documents where status = 'removed' and {_DOCUMENT_OF_URL}",
+            [final, url],
+        )
+    ):
+        if at > _removed_at(db, document["id"]):
+            record_event(
+                db,
+                document["id"],
+                "restored",
+                at,
+                run_id,
+                "the page answers again, unchanged since it was stored",
+                "live",
+            )
 
 
 def backoff_until(at: str, fail_count: int) -> str | None:
@@ -959,7 +1003,7 @@ def record_declared_modified(db: sqlite_utils.Database, url: str, modified: str)
 
 
 def pending_snapshot_ids(db: sqlite_utils.Database, everything: bool = False) -> list[int]:
-    where = "role = 'document' and status between 200 and 299"
+    where = "role = 'document' and status between 200 and 299 and body is not null"
     if not everything:
         where += " and extracted_at is null"
     return [r[0] for r in db.execute(f"select id from snapshots where {where} order by id")]
@@ -1639,8 +1683,9 @@ def source_run_activity(db: sqlite_utils.Database, run_ids: list[int]) -> dict[t
     """What each source got back in each of the given runs, keyed by (run_id, source_id).
 
     pages: responses with a body (2xx snapshots); document_pages: those of document URLs;
-    not_modified: URLs whose latest answer, given in that run, was a 304 (a 304 leaves no
-    snapshot, so only a URL's latest run can be told); failures; new and changed documents.
+    not_modified: 304s (from `run_sources`; for runs before it, the URLs whose latest answer,
+    given in that run, was a 304), and document_not_modified those of document URLs; failures;
+    new and changed documents.
     """
     ids = to_json(run_ids)
     activity: dict[tuple, dict] = {}
@@ -1652,6 +1697,7 @@ def source_run_activity(db: sqlite_utils.Database, run_ids: list[int]) -> dict[t
                 "pages": 0,
                 "document_pages": 0,
                 "not_modified": 0,
+                "document_not_modified": 0,
                 "failures": 0,
                 "new": 0,
                 "changed": 0,
@@ -1670,12 +1716,25 @@ def source_run_activity(db: sqlite_utils.Database, run_ids: list[int]) -> dict[t
         entry["pages"] = r["pages"]
         entry["document_pages"] = r["document_pages"] or 0
     for r in db.query(
-        """select last_run_id as run_id, source_id, count(*) as n from urls
+        """select last_run_id as run_id, source_id, count(*) as n,
+          sum(role = 'document') as documents from urls
         where last_status = 304 and last_run_id in (select value from json_each(?))
         group by last_run_id, source_id""",
         [ids],
     ):
-        slot(r["run_id"], r["source_id"])["not_modified"] = r["n"]
+        entry = slot(r["run_id"], r["source_id"])
+        entry["not_modified"] = r["n"]
+        entry["document_not_modified"] = r["documents"] or 0
+    for r in db.query(
+        """select run_id, source_id, not_modified, document_not_modified from run_sources
+        where run_id in (select value from json_each(?))""",
+        [ids],
+    ):
+        entry = slot(r["run_id"], r["source_id"])
+        entry["not_modified"] = max(entry["not_modified"], r["not_modified"])
+        entry["document_not_modified"] = max(
+            entry["document_not_modified"], r["document_not_modified"]
+        )
     for r in db.query(
         """select run_id, source_id, count(*) as n from failures
         where run_id in (select value from json_each(?)) group by run_id, source_id""",

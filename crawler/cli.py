@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -77,7 +78,25 @@ def open_db(db_path: str, create: bool = True):
         fail(str(exc))
 
 
-@click.group()
+class _Commands(click.Group):
+    """Commands whose storage fails them (a damaged archive, a full disk, a folder they may not
+    write) end with one line saying so, as a bad sources file does, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as exc:
+            fail(
+                f"the archive could not be read or written ({exc}); if it is damaged, "
+                "`sqlite3 ARCHIVE 'PRAGMA integrity_check'` says where"
+            )
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}")
+        return None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="oversight")
 def cli() -> None:
     """Archive, search and publish what UK police watchdogs and the press publish.
@@ -250,14 +269,32 @@ def status(db_path) -> None:
             click.echo(f"  {'':<20} !! {flag}: {h.reasons.get(flag, '')}")
     click.echo("\nlast runs:")
     for r in archive.recent_runs(db):
+        status = r["status"]
+        if status == "running" and not _alive(r["pid"], r["host"]):
+            status = "killed"  # the next crawl marks it failed; until then, say what is known
         click.echo(
-            f"  #{r['id']} {r['started_at']} {r['status']:<8} pages {r['pages_fetched']} "
+            f"  #{r['id']} {r['started_at']} {status:<8} pages {r['pages_fetched']} "
             f"304 {r['not_modified']} new {r['documents_new']} changed {r['documents_changed']} "
             f"failures {r['failures']}"
         )
     click.echo("\nrecent failures:")
     for f in archive.recent_failures(db):
         click.echo(f"  run {f['run_id']} [{f['source_id']}] {f['url']}\n      {f['reason']}")
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    """Whether a run's crawl process still runs (assumed so when it ran on another host)."""
+    import socket
+
+    if not pid or host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @cli.command()
@@ -340,12 +377,25 @@ def watch(every, sources_path, db_path, max_runs) -> None:
         command = [sys.executable, "-m", "crawler.cli", "crawl", *ids, "--db", db_path]
         if sources_path:
             command += ["--sources", sources_path]
-        return subprocess.call(command)
+        # A session of its own: Ctrl-C in the terminal reaches the scheduler alone, which lets
+        # the crawl finish; a second one stops it as SIGTERM does (in-flight writes kept).
+        child = subprocess.Popen(command, start_new_session=True)
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            child.terminate()
+            child.wait()
+            raise
+
+    def registry_now() -> list:
+        from crawler.sources import load_sources
+
+        return load_sources(sources_path)
 
     from crawler.schedule import ScheduleError
 
     try:
-        run_forever(crawl_children, registry, schedule, max_runs=max_runs)
+        run_forever(crawl_children, registry, schedule, max_runs=max_runs, reload=registry_now)
     except ScheduleError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

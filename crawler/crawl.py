@@ -60,7 +60,7 @@ def crawl(
         archive.sync_sources(db, sources)
         run_id = archive.start_run(db, source_ids, os.getpid(), socket.gethostname())
         folder = run_dir(db_path, run_id)
-        archive.update_run(db, run_id, log_dir=str(folder))
+        archive.update_run(db, run_id, log_dir=str(folder.resolve()))
         try:
             stats = _run_scrapy(sources, db_path, run_id, skip, folder, progress, settings or {})
         except Exception as exc:

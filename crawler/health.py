@@ -12,9 +12,9 @@ is passed over rather than counted.
 
 - **failing**: in each of the last N counted runs the source had failures and no answer at all
   (no 2xx response and no 304).
-- **silent**: in each of the last N counted runs the source answered (at least one 2xx response),
+- **silent**: in each of the last N counted runs the source answered (a 2xx response or a 304),
   yet across those runs nothing came back from its documents: no new or changed document, no
-  document page fetched, no 304, no document skipped as unchanged (known when the run crawled this
+  document page fetched or answering 304, no document skipped as unchanged (known when the run crawled this
   source alone), and no document of the source seen (`last_seen`) since the first of those runs
   began. Its feeds, sitemaps or listings answered but led nowhere.
 
@@ -65,6 +65,7 @@ class _Evidence:
     pages: int = 0
     document_pages: int = 0
     not_modified: int = 0
+    document_not_modified: int = 0
     skipped: int = 0
     failures: int = 0
     new: int = 0
@@ -170,13 +171,16 @@ def _flag(
         last = f"; last: {failure['reason']} ({failure['url']})" if failure.get("reason") else ""
         health.flags.append("failing")
         health.reasons["failing"] = f"no answer in the last {n} runs, {total} failure(s){last}"
-    yielded = sum(e.new + e.changed + e.document_pages + e.not_modified + e.skipped for e in window)
-    if all(e.pages > 0 for e in window) and yielded == 0 and not _seen_since(db, health, window):
-        pages = sum(e.pages for e in window)
+    # A feed or listing answering 304 is an answer, not a document: it yields nothing.
+    yielded = sum(
+        e.new + e.changed + e.document_pages + e.document_not_modified + e.skipped for e in window
+    )
+    if all(e.answered for e in window) and yielded == 0 and not _seen_since(db, health, window):
+        pages = sum(e.pages + e.not_modified for e in window)
         health.flags.append("silent")
         health.reasons["silent"] = (
-            f"the last {n} runs fetched {pages} page(s) but reached no document, new, changed or"
-            " unchanged: have the site's links, feed or sitemap moved?"
+            f"the last {n} runs fetched or re-checked {pages} page(s) but reached no document,"
+            " new, changed or unchanged: have the site's links, feed or sitemap moved?"
         )
 
 

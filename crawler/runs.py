@@ -13,7 +13,8 @@ from typing import Any, TextIO
 
 
 class LockedError(Exception):
-    """Another live process is crawling into this archive."""
+    """The archive's crawl lock cannot be taken: another live process is crawling into it, or
+    the lock file cannot be written."""
 
 
 @dataclass
@@ -28,8 +29,11 @@ class CrawlLock:
     handle: TextIO | None = None
 
     def acquire(self, warn: TextIO = sys.stderr) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+", encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise LockedError(f"{self.path}: cannot take the crawl lock ({exc.strerror})") from exc
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -46,10 +50,14 @@ class CrawlLock:
                 f"warning: taking over a stale crawl lock ({previous}, no longer running)",
                 file=warn,
             )
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            handle.flush()
+        except OSError as exc:  # a full disk
+            handle.close()
+            raise LockedError(f"{self.path}: cannot take the crawl lock ({exc.strerror})") from exc
         self.handle = handle
 
     def release(self) -> None:

@@ -107,6 +107,7 @@ def run_forever(
     clock: Callable[[], datetime] = _local_now,
     sleep: Callable[[float], object] | None = None,
     rng: random.Random | None = None,
+    reload: Callable[[], Sequence[HasEvery]] | None = None,
 ) -> None:
     """Crawl `sources` on their schedules until stopped.
 
@@ -118,6 +119,10 @@ def run_forever(
     The next time of each source counts from its scheduled time, not from when the crawl ended,
     so jitter and crawl length do not make it drift; slots missed while a crawl ran are skipped,
     not made up in a burst.
+
+    `reload`, called after each crawl, gives the sources as they are now (sources.toml edited
+    while the loop runs): a new source is scheduled from then, a removed one dropped, a changed
+    `every` followed from its next time. When it raises, the loop logs why and keeps the list it has.
 
     Stops after `max_runs` crawls, when `stop_event` is set, or on SIGTERM/SIGINT (handled when
     called from the main thread), always between crawls. `clock` and `sleep` are for tests:
@@ -165,12 +170,44 @@ def run_forever(
             finished = clock()
             for sid in due:
                 anchors[sid] = _following(plans[sid], anchors[sid], finished)
+            if reload is not None:
+                order = _reloaded(reload, every, plans, anchors, order, finished)
             if code in INTERRUPTED_CODES:
                 log.warning("the crawl was interrupted (exit %s); stopping", code)
                 stop.set()
             if max_runs is not None and runs >= max_runs:
                 break
     log.info("scheduler stopped after %d crawl(s)", runs)
+
+
+def _reloaded(
+    reload: Callable[[], Sequence[HasEvery]],
+    every: Schedule,
+    plans: dict[str, Schedule],
+    anchors: dict[str, datetime],
+    order: list[str],
+    now: datetime,
+) -> list[str]:
+    """Bring `plans` and `anchors` in line with the sources as they are now; the new order."""
+    try:
+        current = {s.id: _schedule_of(s, every) for s in reload()}
+    except Exception as exc:
+        log.error("sources could not be reloaded, keeping the last good list: %s", exc)
+        return order
+    if not current:
+        log.error("the reloaded sources list is empty, keeping the last good list")
+        return order
+    for sid in set(plans) - set(current):
+        log.warning("source %s is no longer listed: no longer scheduled", sid)
+        del plans[sid], anchors[sid]
+    for sid, plan in current.items():
+        if sid not in plans:
+            log.warning("source %s is new: scheduled from now", sid)
+            anchors[sid] = now if plan.seconds is not None else next_run(plan, now)
+        elif plan != plans[sid]:
+            anchors[sid] = next_run(plan, now)
+        plans[sid] = plan
+    return list(current)
 
 
 def _schedule_of(source: HasEvery, default: Schedule) -> Schedule:

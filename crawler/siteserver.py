@@ -262,7 +262,8 @@ def _sleep(site: Site, seconds: float) -> bool:
 def serve_file(ex: Exchange) -> Reply:
     """The file (or a `set_page` body) at the path, with ETag and Last-Modified; 404 if none.
 
-    Route parameters: `file` (serve another path's content), `content_type`, `headers`, `status`.
+    Route parameters: `file` (serve another path's content), `content_type`, `headers`, `status`,
+    and `validators = false` for a server that sends neither ETag nor Last-Modified.
     """
     target = ex.route.get("file", ex.path)
     page = ex.site.page(target)
@@ -276,6 +277,8 @@ def serve_file(ex: Exchange) -> Reply:
         "ETag": strong_etag(body),
         "Last-Modified": http_date(modified),
     }
+    if not ex.route.get("validators", True):
+        del headers["ETag"], headers["Last-Modified"]
     headers.update(ex.route.get("headers", {}))
     return Reply(int(ex.route.get("status", 200)), headers, body)
 

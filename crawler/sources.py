@@ -104,6 +104,11 @@ def load_sources(path: str | Path | None = None) -> list[Source]:
         raise SourcesError(f"{path}: cannot read ({error.strerror or error})") from None
     except tomllib.TOMLDecodeError as error:
         raise SourcesError(f"{path}: not valid TOML ({error})") from None
+    except UnicodeDecodeError as error:
+        raise SourcesError(
+            f"{path}: not UTF-8 text, as TOML must be (byte {error.start}: {error.reason}); "
+            "save it as UTF-8"
+        ) from None
     unknown = sorted(set(data) - {"sources"})
     if unknown:
         raise SourcesError(

@@ -1160,6 +1160,59 @@ def _period_for(periods: list[tuple[int, int, str]], fig: _Found) -> str | None:
     return best[1] if best else None
 
 
+_RANGE_GAP = re.compile(r"\s*(?:-|\u2013|\u2014|to)\s*|\s+and\s+")
+_BETWEEN_BEFORE = re.compile(r"\bbetween\s+$")
+_FROM_BEFORE = re.compile(r"\bfrom\s+$")
+
+
+def _ranges_joined(found: list[_Found], lower: str) -> list[_Found]:
+    """Two figures that are the ends of one range ("between 40 and 50 incidents", "15 to 20 per
+    cent", "40%-50%") as one, with `value_min` and `value_max` and no single `value`.
+
+    "From 2.1 million to 2.4 million" is a change, two figures; so is anything whose ends are
+    of different kinds (but a bare number before a percentage: "15 to 20 per cent").
+    """
+    joined: list[_Found] = []
+    index = 0
+    while index < len(found):
+        low = found[index]
+        high = found[index + 1] if index + 1 < len(found) else None
+        if high is not None and _is_range(low, high, lower):
+            joined.append(
+                _Found(
+                    low.start,
+                    high.end,
+                    high.kind,
+                    None,
+                    value_min=low.value,
+                    value_max=high.value,
+                    unit=high.unit or low.unit,
+                    qualifier=low.qualifier,
+                )
+            )
+            index += 2
+            continue
+        joined.append(low)
+        index += 1
+    return joined
+
+
+def _is_range(low: _Found, high: _Found, lower: str) -> bool:
+    if high.kind not in ("count", "percent") or low.value is None or high.value is None:
+        return False
+    if not (low.kind == high.kind or (low.kind == "count" and low.unit is None)):
+        return False
+    if low.unit and high.unit and low.unit != high.unit or not low.value < high.value:
+        return False
+    gap = _RANGE_GAP.fullmatch(lower, low.end, high.start)
+    if gap is None:
+        return False
+    before = lower[max(0, low.start - 12) : low.start]
+    if "and" in gap.group():
+        return _BETWEEN_BEFORE.search(before) is not None
+    return _FROM_BEFORE.search(before) is None
+
+
 _PASSES = (
     _find_dates,
     _find_money,
@@ -1212,7 +1265,7 @@ def find_figures(
     scanner = _Scanner(text)
     for find in _PASSES:
         find(scanner)
-    found = sorted(scanner.found, key=lambda f: f.start)
+    found = _ranges_joined(sorted(scanner.found, key=lambda f: f.start), scanner.lower)
     bounds = _sentence_bounds(text)
     sentence_of = [bisect_right(bounds, f.start) - 1 for f in found]
     _share_units(text, scanner.lower, found, sentence_of, bounds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -131,3 +132,35 @@ def test_signatures_of_an_older_schema_are_recomputed_when_the_archive_opens(db,
     assert stored == signature(text) and stored[:1] == b"\x02"
     assert version[0] == str(archive.SCHEMA_VERSION)
     reopened.conn.close()
+
+
+def test_a_damaged_archive_is_one_line_of_error_not_a_traceback(tmp_path):
+    from tests.archive_factory import build_archive
+    from tests.helpers import run_cli
+
+    path = build_archive(tmp_path / "archive.db")
+    with open(path, "r+b") as file:  # pages past the header overwritten, as a bad disk does
+        file.seek(150_000)
+        file.write(bytes(range(256)) * 80)
+    for command in ("status", "search"):
+        result = run_cli(command, *(["police"] if command == "search" else []), "--db", str(path))
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert "malformed" in result.stderr
+
+
+def test_status_shows_a_run_whose_process_is_gone_as_killed(tmp_path):
+    import socket
+    import subprocess
+
+    from tests.helpers import run_cli
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    db = archive.open_archive(tmp_path / "archive.db")
+    archive.start_run(db, ["iopc"], gone.pid, socket.gethostname())
+    archive.start_run(db, ["iopc"], os.getpid(), socket.gethostname())
+    result = run_cli("status", "--db", str(tmp_path / "archive.db"))
+    runs = [line.split()[2] for line in result.stdout.splitlines() if line.startswith("  #")]
+    assert runs == ["running", "killed"]

@@ -359,6 +359,38 @@ def test_a_sitemap_that_dates_a_change_ends_a_failing_pages_back_off(tmp_path):
     )
 
 
+def test_a_page_served_again_byte_for_byte_is_recorded_but_not_stored_again(tmp_path):
+    root = tmp_path / "site"
+    text = "Forces referred 490 matters to the watchdog, 118 of them for abuse of position. " * 5
+    (root / "news" / "a").mkdir(parents=True)
+    (root / "news" / "a" / "index.html").write_text(
+        f"<html><head><title>Report a</title></head><body><article><h1>Report a</h1>"
+        f"<p>{text}</p></article></body></html>"
+    )
+    (root / "news" / "index.html").write_text("<a href='/news/a/'>Report a</a>")
+    one_source_site(root, "plain", 'start_urls = ["{{base}}/news/"]', "/news/[a-z]/$")
+    with Site(root, host="127.0.0.46") as site:
+        for path in ("/news/", "/news/a/"):  # no ETag, no Last-Modified: every answer is a 200
+            site.set_route(path, "file", validators=False)
+        sources = make_sources(tmp_path, site)
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        crawl(sources, db)
+        assert [r.status for r in site.requests("/news/a/")] == [200, 200]
+    fetches = query(
+        db,
+        "select run_id, body is not null as stored, extracted_at is not null as done,"
+        " body_sha256, fetched_at from snapshots where url = ? order by id",
+        [site.url("/news/a/")],
+    )
+    assert [(f["run_id"], f["stored"], f["done"]) for f in fetches] == [(1, 1, 1), (2, 0, 1)]
+    assert fetches[0]["body_sha256"] == fetches[1]["body_sha256"]
+    runs = query(db, "select pages_fetched from runs order by id")
+    assert runs[0]["pages_fetched"] == runs[1]["pages_fetched"] == 2
+    assert scalar(db, "select last_seen from documents") == fetches[1]["fetched_at"]
+    assert scalar(db, "select count(*) from versions") == 1
+
+
 def test_a_429_is_retried_no_sooner_than_its_retry_after(fixture_web, tmp_path):
     watchdog = fixture_web["watchdog"]
     path = "/news/taser-discharges-review/"

@@ -28,7 +28,7 @@ from tests.archive_factory import (
 from tests.helpers import run_cli
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-HIDDEN = {"snapshots", "urls", "api_listings", "meta", "signatures"}
+HIDDEN = {"snapshots", "urls", "api_listings", "run_sources", "meta", "signatures"}
 RAW_HOSTILE = ["<script>alert(1)", "<img src=x onerror", "<img src=x onerror=alert(1)>"]
 
 

@@ -385,3 +385,23 @@ def test_a_year_span_and_a_month_are_not_read_as_one_date(text):
         ("2023/24", "year", 2023, 2024),
         ("July 2024", "date", 20240700, 20240700),
     ]
+
+
+@pytest.mark.parametrize(
+    "text, span, kind, low, high, unit",
+    [
+        ("between 40 and 50 incidents", "40 and 50", "count", 40, 50, "incident"),
+        ("Between 40% and 50% of forces", "40% and 50%", "percent", 40, 50, None),
+        ("15 to 20 per cent of officers", "15 to 20 per cent", "percent", 15, 20, None),
+    ],
+)
+def test_the_two_ends_of_a_range_are_one_figure(text, span, kind, low, high, unit):
+    found = [
+        (f.text, f.kind, f.value, f.value_min, f.value_max, f.unit) for f in find_figures(text)
+    ]
+    assert found == [(span, kind, None, low, high, unit)]
+
+
+def test_a_rise_from_one_figure_to_another_is_not_a_range():
+    found = find_figures("The share rose from 30% to 35% of officers.")
+    assert [(f.text, f.value) for f in found] == [("30%", 30), ("35%", 35)]

@@ -67,10 +67,9 @@ class Crawled:
             [],
         )
 
-    def not_modified(self, run_id: int, url: str) -> None:
-        archive.write_crawl_batch(
-            self.db, [], [], [{"url": url, "at": iso(self.at), "run_id": run_id}]
-        )
+    def not_modified(self, run_id: int, source: str, url: str, role: str = "document") -> None:
+        item = {"url": url, "source_id": source, "role": role, "at": iso(self.at)}
+        archive.write_crawl_batch(self.db, [], [], [{**item, "run_id": run_id}])
 
     def failed(self, run_id: int, source: str, url: str, reason: str = "DNS lookup failed") -> None:
         archive.write_crawl_batch(
@@ -126,9 +125,10 @@ def crawled(tmp_path: Path) -> Crawled:
     """Four runs of five sources. Run 1 goes well for all; in runs 2-4:
     steady answers 304 for its document; down fails outright; redesigned still serves its
     listing but reaches no document; flaky fails twice then answers; refetched serves its
-    listing and documents again unchanged (a server without validators)."""
-    c = Crawled(tmp_path / "a.db", ["steady", "down", "redesigned", "flaky", "refetched"])
-    everyone = ["steady", "down", "redesigned", "flaky", "refetched"]
+    listing and documents again unchanged (a server without validators); quiet's listing
+    answers 304 and leads nowhere."""
+    everyone = ["steady", "down", "redesigned", "flaky", "refetched", "quiet"]
+    c = Crawled(tmp_path / "a.db", everyone)
     first = c.run(everyone)
     for sid in everyone:
         c.fetched(first, sid, f"https://{sid}.example/news/")
@@ -136,7 +136,7 @@ def crawled(tmp_path: Path) -> Crawled:
     for n in (2, 3, 4):
         run = c.run(everyone, status="partial")
         c.fetched(run, "steady", "https://steady.example/news/")
-        c.not_modified(run, "https://steady.example/news/story-1")
+        c.not_modified(run, "steady", "https://steady.example/news/story-1")
         c.failed(run, "down", "https://down.example/news/", reason=f"DNS lookup failed ({n})")
         c.fetched(run, "redesigned", "https://redesigned.example/news/")
         if n < 4:
@@ -145,6 +145,7 @@ def crawled(tmp_path: Path) -> Crawled:
             c.fetched(run, "flaky", "https://flaky.example/news/")
         c.fetched(run, "refetched", "https://refetched.example/news/")
         c.fetched(run, "refetched", "https://refetched.example/news/story-1", role="document")
+        c.not_modified(run, "quiet", "https://quiet.example/news/", role="listing")
     return c
 
 
@@ -165,8 +166,12 @@ def test_a_source_that_answers_but_reaches_no_document_is_flagged_silent(
     redesigned = health_of(crawled.db)["redesigned"]
 
     assert redesigned.flags == ["silent"]
-    assert "fetched 3 page(s) but reached no document" in redesigned.reasons["silent"]
+    assert "fetched or re-checked 3 page(s) but reached no document" in redesigned.reasons["silent"]
     assert redesigned.last_success_run == 4  # it answers: only the silent flag tells
+
+
+def test_a_listing_answering_304_that_leads_nowhere_is_still_silent(crawled: Crawled) -> None:
+    assert health_of(crawled.db)["quiet"].flags == ["silent"]
 
 
 def test_healthy_sources_raise_no_flag(crawled: Crawled) -> None:

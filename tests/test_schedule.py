@@ -364,3 +364,40 @@ def test_a_cron_time_stays_at_local_wall_clock_time_when_the_clocks_change(londo
     assert next_run(parse_every("6h"), evening).astimezone(UTC) == datetime(
         2027, 3, 28, 5, 0, tzinfo=UTC
     )
+
+
+def test_sources_edited_while_the_loop_runs_are_followed_after_each_crawl() -> None:
+    time_ = FakeTime()
+    crawls = Crawls(time_)
+    versions = iter(
+        [
+            [source("a", "1h"), source("b", "1h")],  # b added after the first crawl
+            [source("b", "1h")],  # then a removed
+            ValueError("sources.toml: not valid TOML"),  # then a broken edit: b carries on
+        ]
+    )
+
+    def reload() -> list[Source]:
+        found = next(versions, None)
+        if isinstance(found, Exception):
+            raise found
+        return found or [source("b", "1h")]
+
+    run_forever(
+        crawls,
+        [source("a", "1h")],
+        parse_every("1h"),
+        jitter=0,
+        max_runs=4,
+        clock=time_.clock,
+        sleep=time_.sleep,
+        reload=reload,
+    )
+
+    minutes = timedelta(minutes=1)
+    assert crawls.offsets() == [
+        (0 * minutes, ["a"]),
+        (5 * minutes, ["b"]),  # new: crawled at once, as on start
+        (65 * minutes, ["b"]),  # a, removed, is not crawled at 60
+        (125 * minutes, ["b"]),  # the broken file changed nothing
+    ]

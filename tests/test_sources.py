@@ -239,6 +239,13 @@ def test_a_broken_file_is_refused_naming_the_file(tmp_path, text, problem):
     assert problem in str(caught.value)
 
 
+def test_a_file_not_saved_as_utf8_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_bytes(GOOD.replace("name = ", "notes = 'caf\xe9'\nname = ", 1).encode("latin-1"))
+    with pytest.raises(SourcesError, match=r"sources\.toml: not UTF-8 text"):
+        load_sources(path)
+
+
 def test_a_missing_file_is_a_sources_error(tmp_path):
     with pytest.raises(SourcesError, match="cannot read"):
         load_sources(tmp_path / "nope.toml")
