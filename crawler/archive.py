@@ -1014,7 +1014,7 @@ def snapshots_for_extraction(db: sqlite_utils.Database, snapshot_ids: list[int])
     found = rows(
         db,
         f"""select s.id, s.url, s.final_url, s.source_id, s.run_id, s.fetched_at, s.content_type,
-        s.last_modified, s.linked_date from snapshots s
+        s.last_modified, s.linked_date, s.status from snapshots s
         where s.id in ({", ".join("?" * len(snapshot_ids))})""",
         snapshot_ids,
     )
@@ -1046,7 +1046,7 @@ def _snapshot_failure(db: sqlite_utils.Database, snapshot: dict, reason: str) ->
             "run_id": snapshot["run_id"],
             "source_id": snapshot["source_id"],
             "url": snapshot["final_url"] or snapshot["url"],
-            "status": None,
+            "status": snapshot.get("status"),
             "reason": reason,
             "at": now(),
         }
@@ -1344,6 +1344,15 @@ def resolve_links(db: sqlite_utils.Database) -> list[tuple[int, int]]:
                 where l.target_document_id is null and d.id != l.document_id"""
             )
         )
+        # A link to an address that redirects ("/download/summary" to the PDF): the crawl
+        # recorded which document that address led to.
+        pending += db.execute(
+            """select l.id, l.document_id, d.id from links l
+            join urls u on u.url = l.url join documents d on d.url = u.document_url
+            where l.target_document_id is null and d.id != l.document_id
+            and l.id not in (select value from json_each(?))""",
+            [to_json([link_id for link_id, _, _ in pending])],
+        ).fetchall()
         for link_id, _, target in pending:
             db.execute("update links set target_document_id = ? where id = ?", [target, link_id])
     return sorted({(citing, cited) for _, citing, cited in pending})

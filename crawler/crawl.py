@@ -53,6 +53,8 @@ def crawl(
                 status="failed",
                 finished_at=archive.now(),
                 error="interrupted: the crawl process died before finishing (resumed by a later run)",
+                # What it stored before it died still counts, as for any run.
+                **archive.run_counts(db, stale["id"]),
             )
             print(f"warning: run {stale['id']} was interrupted; resuming its work", file=sys.stderr)
         source_ids = [s.id for s in sources]

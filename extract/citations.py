@@ -72,7 +72,11 @@ def compare_figures(citing: list[Figure], cited: list[Figure]) -> list[FigureChe
             continue
         context, unit_words = _context(figure.sentence), _context(figure.unit or "")
         candidates = [
-            (j, other, _overlap(context, other_context, unit_words | other_unit_words))
+            (
+                j,
+                other,
+                _evidence(figure, other, context, other_context, unit_words | other_unit_words),
+            )
             for j, other, other_context, other_unit_words in prepared
             if _GROUPS[other.kind] == _GROUPS[figure.kind]
             and _units_agree(figure, other) is not False
@@ -248,21 +252,48 @@ def _digits(value: float) -> str:
 
 
 def _context(sentence: str) -> frozenset[str]:
+    """A sentence's content words, cut to a crude stem: "investigated" and "investigations"
+    are one word here, as "referrals" and "referral" are."""
     words = _WORD.findall(sentence.lower())
     return frozenset(
-        w[:-1] if w.endswith("s") and len(w) > 3 else w
+        (w[:-1] if w.endswith("s") and len(w) > 3 else w)[:_STEM]
         for w in words
         if len(w) > 2 and w not in _STOPWORDS
     )
 
 
+_STEM = 7
+
+
+def _evidence(
+    figure: Figure, other: Figure, a: frozenset[str], b: frozenset[str], units: frozenset[str]
+) -> float:
+    """How sure it is that two figures speak of one thing: their sentences' overlap, and at
+    least enough when they count the same thing out of the same total ("119 of 490 referrals"
+    and "122 of 490 referrals" are one fact, reported two ways)."""
+    overlap = _overlap(a, b, units)
+    if (
+        figure.denominator is not None
+        and other.denominator is not None
+        and _same(figure.denominator, other.denominator)
+        and _units_agree(figure, other)
+    ):
+        return max(overlap, MIN_CONTEXT_OVERLAP)
+    return overlap
+
+
 def _overlap(a: frozenset[str], b: frozenset[str], units: frozenset[str]) -> float:
-    """Shared content words over the shorter sentence's, leaving out the (already matched) unit."""
+    """Shared content words over the shorter sentence's, leaving out the (already matched) unit.
+
+    Two shared words at least, or every word of a terse sentence ("Referrals were up 12% year
+    on year."): one common word in two long sentences is chance.
+    """
     a, b = a - units, b - units
     shared = len(a & b)
-    if shared < 2:
+    shorter = min(len(a), len(b))
+    if shared < 2 and not (shared and shared == shorter):
         return 0.0
-    return shared / min(len(a), len(b))
+    return shared / shorter
 
 
 def _number(value: float) -> str:
@@ -274,7 +305,7 @@ def _number(value: float) -> str:
 
 def _show(figure: Figure) -> str:
     value = _scaled(figure)
-    if _GROUPS[figure.kind] == "share":
+    if _GROUPS[figure.kind] == "share" or figure.unit == "percent":
         return _number(value) + "%"
     if figure.kind == "money":
         unit = (figure.unit or "GBP").upper()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from extract.entities import find_mentions
 from extract.figures import find_figures
@@ -28,6 +29,10 @@ _TEXT_LIKE = (
     "application/xml",
     "application/rss",
     "application/atom",
+)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml")
+_FEED_ROOT = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.DOTALL
 )
 _MAX_JSON_BYTES = 20_000_000  # a Content API item is tens of KB; anything far larger is not one
 
@@ -91,6 +96,8 @@ def _read(body: bytes, url: str, content_type: str | None) -> Document:
 
     if media and not media.startswith(_TEXT_LIKE) and media not in ("", "application/octet-stream"):
         raise ExtractionError(f"unsupported content type {media!r}: not HTML or PDF")
+    if media in _FEED_TYPES or _FEED_ROOT.match(body[:512]):
+        raise ExtractionError("not a document but a feed (RSS or Atom): list it under `feeds`")
     return extract_html(body, url, content_type)
 
 

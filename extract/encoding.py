@@ -96,6 +96,15 @@ def _codec(label: str | None) -> str | None:
     return name
 
 
+def wide_codec(label: str | None) -> str | None:
+    """The UTF-16/32 codec a header names ("UTF-16LE", "utf-16"), if it names one."""
+    try:
+        name = codecs.lookup((label or "").strip()).name if label else ""
+    except LookupError:
+        return None
+    return name if name.startswith(("utf-16", "utf-32")) else None
+
+
 def _strict(body: bytes, codec: str) -> str | None:
     try:
         return body.decode(codec)
@@ -136,6 +145,11 @@ def decode_html(body: bytes, http_charset: str | None = None) -> tuple[str, str]
     for bom, bom_codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(bom_codec, "replace"), bom_codec
+
+    wide = wide_codec(http_charset)
+    if wide and b"\x00" in body[:1024]:
+        # Declared UTF-16/32 in the header and sent so (its ASCII bytes come with NULs), no BOM.
+        return body.decode(wide, "replace"), wide
 
     utf8 = _strict(body, "utf-8")
     if utf8 is not None and not body.isascii():

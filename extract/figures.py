@@ -219,7 +219,7 @@ _DIGIT_MASKS = [
     re.compile(
         r"\b(?P<x>\d{1,4}[a-z]?)\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Square|Lane|"
         r"Avenue|Place|Way|Drive|Court|House|Gardens|Terrace|Close|Crescent|Row|Walk|Parade|"
-        r"Embankment|Buildings)\b"
+        r"Embankment|Buildings|Colonnade|Quay|Wharf|Mews|Yard|Circus|Grove)\b"
     ),
 ]
 # The other masks, each with a trigger: a plain piece every match of the mask contains, which
@@ -258,6 +258,16 @@ _MASKS: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = [
         re.compile(r"\b(?:PC|PS|DC|DS|DI|DCI|Sgt|Insp)\s+(?P<x>\d+)\b"),
         re.compile(r"(?:PC|PS|DC|DS|DI|DCI|Sgt|Insp)\s+\d"),
     ),
+    # Identifiers: "collar number 4521", "crime reference 12345".
+    (
+        _ci(
+            r"\b(?:collar|warrant|shoulder|badge|case|crime|incident|reference|log|serial|file|"
+            r"complaint|account)\s+(?:number|no\.?|reference|ref\.?)\s*:?\s*(?P<x>\d+)\b"
+        ),
+        _ci(r"(?:number|no\.?|reference|ref\.?)\s*:?\s*\d"),
+    ),
+    # Relay UK's prefix before a number to call: "Textphone 18001 101".
+    (re.compile(r"\b18001[ \t]+\d[\d \t]*\d\b"), re.compile(r"18001")),
 ]
 # Legal and document references: "section 24", "Table 2", "paras. 3.1 to 3.4".
 _CITATION = _ci(
@@ -995,6 +1005,8 @@ def _find_counts(s: _Scanner) -> None:
             continue
         if num.lower() == "one" and not _one_is_a_count(text, m.start(), m.end()):
             continue
+        if num.lower() == "zero" and text.startswith("-", m.end()):
+            continue  # "zero-tolerance", "zero-width": an adjective, not a count of nothing
         written = s.text[m.start() : m.end()]
         if written.isalpha() and written.isupper() and len(written) > 1:
             continue  # "the SIX Swiss Exchange": a name, not a number

@@ -20,7 +20,7 @@ from trafilatura.settings import Extractor, use_config
 from trafilatura.utils import HTML_PARSER
 from trafilatura.xml import xmltotxt
 
-from extract.encoding import charset_from_content_type, decode_html
+from extract.encoding import charset_from_content_type, decode_html, wide_codec
 from extract.html_metadata import read_metadata
 from extract.html_structure import (
     block_text,
@@ -78,8 +78,9 @@ _TABLE_RULE = re.compile(r"^\|(?:-+\|)+[ \t]*\n", re.MULTILINE)
 
 def extract_html(body: bytes, url: str, content_type: str | None = None) -> Document:
     """The main text and metadata of an HTML page; ExtractionError when it is not HTML at all."""
-    _refuse_binary(body)
-    text, _codec = decode_html(body, charset_from_content_type(content_type))
+    charset = charset_from_content_type(content_type)
+    _refuse_binary(body, charset)
+    text, _codec = decode_html(body, charset)
     if not text.strip():
         raise ExtractionError("empty body: the page has no content")
     if len(_CONTROL.findall(text[:4096])) > 0.05 * min(len(text), 4096):
@@ -132,12 +133,16 @@ def _mentions_withdrawal(text: str) -> bool:
     return "ithdrawn" in text or "ITHDRAWN" in text
 
 
-def _refuse_binary(body: bytes) -> None:
+def _refuse_binary(body: bytes, charset: str | None) -> None:
     head = body.lstrip()[:8]
     for magic, what in _BINARY_MAGIC.items():
         if head.startswith(magic):
             raise ExtractionError(f"binary content served as text/html: {what}")
-    if body[:1024].count(b"\x00") > 16 and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if (
+        body[:1024].count(b"\x00") > 16
+        and not wide_codec(charset)  # UTF-16 declared in the header: NULs are its ASCII
+        and not body.startswith((b"\xff\xfe", b"\xfe\xff"))
+    ):
         raise ExtractionError("binary content served as text/html")
 
 
@@ -192,10 +197,11 @@ def _too_deep(parser: HTMLParser) -> bool:
 def _parse_deep(text: str) -> tuple[HtmlElement | None, str | None]:
     """A page past the parser's usual depth, read again in huge mode; an omission beyond that."""
     try:
-        tree = fromstring(text, parser=_DEEP_PARSER)
-    except ValueError:  # a str with an XML encoding declaration
-        tree = fromstring(text.encode("utf-8", "surrogatepass"), parser=_DEEP_PARSER)
-    except (etree.ParserError, etree.LxmlError):
+        try:
+            tree = fromstring(text, parser=_DEEP_PARSER)
+        except ValueError:  # a str with an XML encoding declaration
+            tree = fromstring(text.encode("utf-8", "surrogatepass"), parser=_DEEP_PARSER)
+    except (ValueError, etree.ParserError, etree.LxmlError):
         return None, None
     if _too_deep(_DEEP_PARSER):
         return tree, (
@@ -321,32 +327,28 @@ _REPORT_ANCHOR = re.compile(
 
 
 _ANCHORS = etree.XPath("//body//a[@href]")
-# In C, the article's few links that may name a report: not every link's text in Python.
-_LOWER_TEXT = "translate(string(.), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-_REPORTISH_ANCHORS = etree.XPath(
-    f"(//article//a|//main//a)[@href][contains({_LOWER_TEXT}, 'report')"
-    f" or contains({_LOWER_TEXT}, 'download')]"
-)
 
 
 def _report_links(tree: HtmlElement, base: str) -> list[Link]:
     """Links to reports and data files outside the page's furniture: any link to a PDF, Word,
     Excel, CSV or slide file, and, in the article or <main>, one saying it is the report."""
-    found = [
-        anchor
-        for anchor in _ANCHORS(tree)
-        if _FILE_HREF.search(anchor.get("href", "")) and not in_furniture(anchor)
-    ]
-    found += [
-        anchor
-        for anchor in _REPORTISH_ANCHORS(tree)
-        if _REPORT_ANCHOR.search(block_text(anchor)) and not in_furniture(anchor)
-    ]
     links = []
-    for anchor in found:
-        target = absolute_url(anchor.get("href", ""), base)
-        if target:
-            links.append(Link(url=target, anchor=block_text(anchor)))
+    for anchor in _ANCHORS(tree):
+        href = anchor.get("href", "")
+        if _FILE_HREF.search(href):
+            wanted = True
+        else:
+            # Its own text first: a plain substring test spares the rest of the page's links.
+            words = (anchor.text or "").lower()
+            wanted = (
+                ("report" in words or "download" in words)
+                and _REPORT_ANCHOR.search(block_text(anchor)) is not None
+                and any(a.tag in ("article", "main") for a in anchor.iterancestors())
+            )
+        if wanted and not in_furniture(anchor):
+            target = absolute_url(href, base)
+            if target:
+                links.append(Link(url=target, anchor=block_text(anchor)))
     return links
 
 

@@ -9,14 +9,18 @@ fixed page, size and time limits.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PyPdfError
 
+from extract.entities import find_mentions
 from extract.links import absolute_url, dedupe_links
 from extract.records import Document, ExtractionError, Link
 
@@ -114,6 +118,13 @@ def _page_texts(reader: PdfReader) -> tuple[list[str], list[Link], list[str]]:
     kind of omission is one line saying which pages, so the archive can tell a reader that the
     document is incomplete.
     """
+    with _pypdf_complaints() as complaints:
+        return _read_pages(reader, complaints)
+
+
+def _read_pages(
+    reader: PdfReader, complaints: list[str]
+) -> tuple[list[str], list[Link], list[str]]:
     deadline = time.monotonic() + TIME_BUDGET_SECONDS
     pages: list[str] = []
     links: list[Link] = []
@@ -127,6 +138,7 @@ def _page_texts(reader: PdfReader) -> tuple[list[str], list[Link], list[str]]:
         if time.monotonic() > deadline:
             stopped = f"reading took over {TIME_BUDGET_SECONDS:.0f} s"
             break
+        complaints.clear()
         try:
             page = reader.pages[number]
             contents = page.get_contents()
@@ -150,6 +162,11 @@ def _page_texts(reader: PdfReader) -> tuple[list[str], list[Link], list[str]]:
             pages.append("")
             continue
         text = _tidy(text)
+        if not text.strip() and complaints:
+            # pypdf, lenient, gives an empty page for a stream it could not inflate and only
+            # logs why: a page lost, not a blank one.
+            unreadable.append(number + 1)
+            first_error = first_error or complaints[0]
         if total + len(text) >= MAX_TEXT_CHARS:
             pages.append(text[: MAX_TEXT_CHARS - total])
             stopped = f"its text reached {MAX_TEXT_CHARS:,} characters"
@@ -168,6 +185,33 @@ def _page_texts(reader: PdfReader) -> tuple[list[str], list[Link], list[str]]:
     if unreadable:
         omissions.append(f"PDF {_pages(unreadable)} unreadable: {first_error}"[:500])
     return pages, links, omissions
+
+
+class _Complaints(logging.Handler):
+    def __init__(self, into: list[str]):
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage()[:200])
+
+
+@contextmanager
+def _pypdf_complaints() -> Iterator[list[str]]:
+    """What pypdf logs while it reads, kept for the caller (and shown to nobody else)."""
+    complaints: list[str] = []
+    logger = logging.getLogger("pypdf")
+    handler = _Complaints(complaints)
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield complaints
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def _pages(numbers: list[int]) -> str:
@@ -228,9 +272,18 @@ def _title(meta_title: Any, pages: list[str]) -> str | None:
                 len(re.findall(r"[^\W\d_]", line)) >= 4
                 and len(line) <= 200
                 and not _NOT_A_TITLE_LINE.match(line)
+                and not _only_a_publisher(line)
             ):
                 return line
     return None
+
+
+def _only_a_publisher(line: str) -> bool:
+    """A cover line that is just the publisher's name ("Independent Office for Police Conduct"
+    above the report's title): every report of that body would share it as a title."""
+    return any(
+        " ".join(m.surface.split()).casefold() == line.casefold() for m in find_mentions(line)
+    )
 
 
 def _pdf_date(value: Any) -> str | None:

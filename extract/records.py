@@ -81,7 +81,9 @@ class Document:
     description: str | None = None
     language: str | None = None
     site_name: str | None = None
-    page_starts: list[int] = field(default_factory=list)  # PDF: offset in `text` where each page starts
+    page_starts: list[int] = field(
+        default_factory=list
+    )  # PDF: offset in `text` where each page starts
     figures: list[Figure] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)

@@ -164,3 +164,21 @@ def test_status_shows_a_run_whose_process_is_gone_as_killed(tmp_path):
     result = run_cli("status", "--db", str(tmp_path / "archive.db"))
     runs = [line.split()[2] for line in result.stdout.splitlines() if line.startswith("  #")]
     assert runs == ["running", "killed"]
+
+
+def test_a_link_to_an_address_that_redirects_resolves_to_the_document_it_led_to(db):
+    release = "https://w.example/news/report-published/"
+    summary = "https://w.example/files/summary.pdf"
+    for url in (release, summary):
+        db["documents"].insert({"url": url, "url_key": url, "source_id": "test", "status": "live"})
+    db["links"].insert(
+        {"document_id": 1, "url": "https://w.example/download/summary", "normalized_url": "x"}
+    )
+    archive.upsert_row(
+        db,
+        "urls",
+        {"url": "https://w.example/download/summary", "document_url": summary},
+        "url",
+    )
+    assert archive.resolve_links(db) == [(1, 2)]
+    assert archive.row(db, "select target_document_id from links")["target_document_id"] == 2

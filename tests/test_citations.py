@@ -139,3 +139,27 @@ def test_same_count_out_of_a_different_total_is_flagged():
 def test_a_far_off_round_number_is_not_called_rounded():
     [check] = compare_figures([fig(100, "referral", STORY)], [fig(60, "referral", STATEMENT)])
     assert check.note == "different value: 100 vs 60"
+
+
+def test_a_count_out_of_the_same_total_is_checked_though_the_sentences_differ():
+    checks = compare_figures(
+        [fig(119, "referral", "The report shows 119 of 490 were investigated.", denominator=490)],
+        [fig(122, "referral", "We received 122 of 490 that met the threshold.", denominator=490)],
+    )
+    assert checks == [FigureCheck(0, 0, "check", "different value: 119 vs 122")]
+
+
+def test_a_terse_sentence_whose_every_word_is_shared_is_context_enough():
+    checks = compare_figures(
+        [fig(12, "percent", "Referrals were up 12% year on year.", kind="change")],
+        [fig(14, "percent", "Referrals were up 14% on the previous year.", kind="change")],
+    )
+    assert checks == [FigureCheck(0, 0, "check", "different value: 12% vs 14%")]
+
+
+def test_words_are_matched_by_their_stems():
+    checks = compare_figures(
+        [fig(1_200_000, "GBP", "Referrals were investigated at a cost of £1.2m.", kind="money")],
+        [fig(1_400_000, "GBP", "The cost of these investigations was £1.4 million.", kind="money")],
+    )
+    assert checks == [FigureCheck(0, 0, "check", "different value: £1,200,000 vs £1,400,000")]

@@ -135,6 +135,14 @@ def test_a_stray_windows_1252_byte_does_not_turn_a_utf8_page_to_mojibake():
     assert codec == "utf-8"
 
 
+def test_utf16_declared_in_the_header_without_a_byte_order_mark_is_read():
+    page = f"<html><body><main><h1>Police \u2018failed\u2019 victims</h1>{LABELLED_BODY}</main></body></html>"
+    doc = extract_document(
+        page.encode("utf-16-le"), "https://w.example/a", "text/html; charset=UTF-16LE"
+    )
+    assert doc.title == "Police \u2018failed\u2019 victims"
+
+
 def test_byte_order_mark_decides_the_encoding():
     page = "\ufeff<html><body><p>Police \u2018failed\u2019 victims</p></body></html>"
     text, codec = decode_html(page.encode("utf-16-le"), "iso-8859-1")
@@ -190,6 +198,8 @@ def test_short_page_still_gives_its_text():
         (b'{"results": []}', "application/json", "not a GOV.UK Content API item"),
         (b"GIF89a....", None, "binary content"),
         (b"\x00\x01\x02" * 100, "audio/mpeg", "unsupported content type"),
+        (b"<?xml version='1.0'?><rss version='2.0'><channel/></rss>", "text/xml", "a feed"),
+        (b"<feed xmlns='http://www.w3.org/2005/Atom'/>", "application/atom+xml", "a feed"),
     ],
 )
 def test_unreadable_bodies_raise_an_extraction_error_that_says_why(body, content_type, reason):

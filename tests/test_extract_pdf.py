@@ -19,12 +19,36 @@ def read(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def build_bomb() -> bytes:
+def make_pdfs():
     spec = importlib.util.spec_from_file_location("make_pdfs", FIXTURES / "make_pdfs.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.build_bomb()
+    return module
+
+
+def build_bomb() -> bytes:
+    return make_pdfs().build_bomb()
+
+
+def test_a_page_whose_stream_cannot_be_inflated_is_an_omission_not_a_blank_page():
+    pdfs = make_pdfs()
+    streams = [pdfs._content([f"Page {n}: 37 officers dismissed."]) for n in (1, 2, 3)]
+    streams[1] = b"FLATE:this is not deflate data"
+    doc = extract_document(pdfs.build_pdf([[]] * 3, raw_streams=streams), URL, "application/pdf")
+    assert len(doc.page_starts) == 3 and "Page 3:" in doc.text
+    assert doc.omissions == [
+        "PDF page 2 unreadable: Error -3 while decompressing data: incorrect header check"
+    ]
+
+
+def test_a_cover_line_naming_only_the_publisher_is_not_the_title():
+    pdf = make_pdfs().build_pdf(
+        [["Independent Office for Police Conduct", "Annual report and accounts 2023/24", "HC 123"]],
+        info={"Title": "Microsoft Word - IOPC_AR_2324_FINAL_v3.docx"},
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert doc.title == "Annual report and accounts 2023/24"
 
 
 def test_pages_are_joined_and_their_offsets_kept():

@@ -23,6 +23,7 @@ def test_a_pathological_document_fails_alone_and_the_rest_are_extracted(tmp_path
     failure = query(db, "select * from failures")[0]
     assert failure["url"] == "http://127.0.0.1/news/farm/"
     assert "longer than 1 s" in failure["reason"]
+    assert failure["status"] == 200  # what the server answered; the extraction is what failed
     assert scalar(db, "select count(*) from snapshots where extracted_at is null") == 0
 
 

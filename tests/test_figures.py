@@ -405,3 +405,16 @@ def test_the_two_ends_of_a_range_are_one_figure(text, span, kind, low, high, uni
 def test_a_rise_from_one_figure_to_another_is_not_a_range():
     found = find_figures("The share rose from 30% to 35% of officers.")
     assert [(f.text, f.value) for f in found] == [("30%", 30), ("35%", 35)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Textphone 18001 101",
+        "Quote collar number 4521 or crime reference number 12345.",
+        "Write to 10 South Colonnade, London.",
+        "The force takes a zero-tolerance approach.",
+    ],
+)
+def test_identifiers_addresses_and_compound_adjectives_are_not_figures(text):
+    assert find_figures(text) == []

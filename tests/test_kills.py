@@ -216,6 +216,12 @@ def assert_complete(db: Path, site: Site, articles: int = ARTICLES) -> None:
             "select url, reason from failures where reason like '%extract%'"
         ).fetchall()
         assert failures == [], failures
+        # A killed run, marked failed by the next, keeps the count of what it stored.
+        miscounted = conn.execute(
+            """select r.id from runs r where r.error like 'interrupted%' and r.pages_fetched !=
+            (select count(*) from snapshots s where s.run_id = r.id and s.status < 400)"""
+        ).fetchall()
+        assert miscounted == []
     finally:
         conn.close()
 
