@@ -1054,13 +1054,13 @@ def _snapshot_failure(db: sqlite_utils.Database, snapshot: dict, reason: str) ->
 
 
 def store_documents(
-    db: sqlite_utils.Database, results: list[tuple[dict, Any]], rebuilding: set[int]
+    db: sqlite_utils.Database, results: list[tuple[dict, Any]], rebuilding: Rebuild
 ) -> dict[str, int]:
     """Write a batch of extracted documents (with versions, figures and the rest) in one transaction.
 
     `results` holds each snapshot (as from `snapshots_for_extraction`) with its `extract.Document`
-    and the MinHash signature of its text (computed in the worker, where the CPU time is spread). `rebuilding` holds ids of documents whose versions a full re-extraction has
-    started again; the first snapshot of each such document seen here resets its history.
+    and the MinHash signature of its text (computed in the worker, where the CPU time is spread). `rebuilding` holds the documents a full re-extraction
+    is rebuilding (see `documents_to_rebuild`); the first snapshot of each resets its history.
     """
     counts: dict[str, Any] = {"new": 0, "changed": 0, "same": 0, "touched": set()}
     with transaction(db):
@@ -1087,7 +1087,7 @@ def store_documents(
 
 
 def _store_document(
-    db: sqlite_utils.Database, snapshot: dict, doc: Any, rebuilding: set[int]
+    db: sqlite_utils.Database, snapshot: dict, doc: Any, rebuilding: Rebuild
 ) -> str:
     from extract.diff import content_hash, word_diff
     from extract.links import normalize_url
@@ -1123,8 +1123,15 @@ def _store_document(
         "page_starts": to_json(doc.page_starts) if doc.page_starts else None,
     }
     existing = row(db, "select * from documents where url = ?", [url])
-    if existing and existing["id"] in rebuilding:
-        rebuilding.discard(existing["id"])
+    if existing and existing["id"] in rebuilding and rebuilding[existing["id"]] is None:
+        rebuilding[existing["id"]] = {
+            (r["snapshot_id"], r["content_hash"]): r["id"]
+            for r in rows(
+                db,
+                "select id, snapshot_id, content_hash from versions where document_id = ?",
+                [existing["id"]],
+            )
+        }
         db.execute("delete from versions where document_id = ?", [existing["id"]])
         db.execute("delete from events where document_id = ? and kind = 'edited'", [existing["id"]])
         existing["content_hash"] = None
@@ -1139,7 +1146,7 @@ def _store_document(
             status="live",
         )
         document_id = insert_row(db, "documents", fields)
-        _insert_version(db, document_id, snapshot, doc, digest, diff=None, declared=None)
+        _insert_version(db, document_id, snapshot, doc, digest, None, None, None)
         outcome = "new"
     else:
         document_id = existing["id"]
@@ -1168,11 +1175,21 @@ def _store_document(
             declared = None if first else _declared_change(doc, existing)
             fields.update(last_changed=seen_at, version_count=(existing["version_count"] or 0) + 1)
             update_row(db, "documents", document_id, fields)
-            _insert_version(db, document_id, snapshot, doc, digest, diff=diff, declared=declared)
+            _insert_version(
+                db,
+                document_id,
+                snapshot,
+                doc,
+                digest,
+                diff,
+                declared,
+                rebuilt := _old_version(rebuilding, document_id, snapshot, digest),
+            )
             if not first:
                 detail = f"declared: {declared}" if declared else "undeclared edit"
                 record_event(db, document_id, "edited", seen_at, snapshot["run_id"], detail)
-            outcome = "new" if first else "changed"
+            # A version rebuilt as it was is no news: `extract --all` reports it unchanged.
+            outcome = "same" if rebuilt is not None else "new" if first else "changed"
         if existing["status"] == "removed" and seen_at > _removed_at(db, document_id):
             record_event(
                 db,
@@ -1189,11 +1206,18 @@ def _store_document(
     return outcome, document_id
 
 
-def _insert_version(db, document_id, snapshot, doc, digest, diff, declared) -> None:
+def _old_version(rebuilding: Rebuild, document_id: int, snapshot: dict, digest: str) -> int | None:
+    """The id a rebuilt version had before, when the same snapshot gave the same content."""
+    return (rebuilding.get(document_id) or {}).get((snapshot["id"], digest))
+
+
+def _insert_version(db, document_id, snapshot, doc, digest, diff, declared, version_id) -> None:
     insert_row(
         db,
         "versions",
         {
+            # A rebuilt version keeps its id: saved links to it stay good.
+            **({"id": version_id} if version_id is not None else {}),
             "document_id": document_id,
             "seen_at": snapshot["fetched_at"],
             "content_hash": digest,
@@ -1272,50 +1296,42 @@ def _replace_children(
 ) -> None:
     """Figures, links, tables, images and mentions always describe the latest version.
 
-    A new document has none to delete (documents are never deleted, so ids are not reused):
-    `replacing=False` skips six statements a page.
+    A re-extraction that gives a table's rows again unchanged leaves them, ids and all: a saved
+    link to a figure stays good, and checks made against it stand. A new document has none to
+    compare (documents are never deleted, so ids are not reused): `replacing=False`.
     """
     from extract.links import normalize_url
 
-    if replacing:
-        for table in ("figures", "links", "tables", "images", "mentions", "figure_checks"):
+    children: dict[str, tuple[tuple[str, ...], list[tuple]]] = {
+        "figures": (FIGURE_COLUMNS, [_figure_values(f) for f in doc.figures]),
+        "links": (
+            ("url", "normalized_url", "anchor"),
+            [(link.url, normalize_url(link.url), link.anchor) for link in doc.links],
+        ),
+        "tables": (
+            ("position", "caption", "header", "rows"),
+            [(i, t.caption, to_json(t.header), to_json(t.rows)) for i, t in enumerate(doc.tables)],
+        ),
+        "images": (("src", "alt", "caption"), [(im.src, im.alt, im.caption) for im in doc.images]),
+        "mentions": (("entity_id", "count"), [(m.entity_id, m.count) for m in doc.mentions]),
+    }
+    for table, (columns, values) in children.items():
+        if replacing:
+            names = ", ".join(f"[{c}]" for c in columns)
+            stored = db.execute(
+                f"select {names} from [{table}] where document_id = ? order by rowid", [document_id]
+            ).fetchall()
+            if stored == values:
+                continue
             db.execute(f"delete from [{table}] where document_id = ?", [document_id])
-        # Checks of other documents' quotes against this one compared its old figures: they are
-        # made again (`citation_pairs_without_checks`) after this extraction.
-        db.execute("delete from figure_checks where cited_document_id = ?", [document_id])
-    _insert_rows(
-        db,
-        "figures",
-        ("document_id", *FIGURE_COLUMNS),
-        [(document_id, *_figure_values(f)) for f in doc.figures],
-    )
-    _insert_rows(
-        db,
-        "links",
-        ("document_id", "url", "normalized_url", "anchor"),
-        [(document_id, link.url, normalize_url(link.url), link.anchor) for link in doc.links],
-    )
-    _insert_rows(
-        db,
-        "tables",
-        ("document_id", "position", "caption", "header", "rows"),
-        [
-            (document_id, i, t.caption, to_json(t.header), to_json(t.rows))
-            for i, t in enumerate(doc.tables)
-        ],
-    )
-    _insert_rows(
-        db,
-        "images",
-        ("document_id", "src", "alt", "caption"),
-        [(document_id, im.src, im.alt, im.caption) for im in doc.images],
-    )
-    _insert_rows(
-        db,
-        "mentions",
-        ("document_id", "entity_id", "count"),
-        [(document_id, m.entity_id, m.count) for m in doc.mentions],
-    )
+            if table in ("figures", "links"):
+                # This document's checks of what it cites are made again after this extraction
+                # (`citation_pairs_without_checks`), and, when its figures changed, the checks of
+                # other documents' quotes against them.
+                db.execute("delete from figure_checks where document_id = ?", [document_id])
+            if table == "figures":
+                db.execute("delete from figure_checks where cited_document_id = ?", [document_id])
+        _insert_rows(db, table, ("document_id", *columns), [(document_id, *row) for row in values])
 
 
 def _http_date_iso(value: str | None) -> str | None:
@@ -1327,8 +1343,13 @@ def _http_date_iso(value: str | None) -> str | None:
         return None
 
 
-def documents_to_rebuild(db: sqlite_utils.Database) -> set[int]:
-    return {r[0] for r in db.execute("select id from documents")}
+#: Documents a full re-extraction rebuilds: None until the first of its snapshots is stored, then
+#: the ids its versions had, by (snapshot id, content hash), for the rebuilt versions to keep.
+Rebuild = dict[int, dict[tuple[int, str], int] | None]
+
+
+def documents_to_rebuild(db: sqlite_utils.Database) -> Rebuild:
+    return {r[0]: None for r in db.execute("select id from documents")}
 
 
 def resolve_links(db: sqlite_utils.Database) -> list[tuple[int, int]]:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
+
+from protego import Protego
 
 from crawler.discovery import DiscoveryError
 from crawler.discovery.apis import (
@@ -91,7 +92,7 @@ class _Prober:
         self.opener = urllib.request.build_opener(_NoRedirects())
         self.last_request: dict[str, float] = {}
         # Per origin: the rules, and why nothing may be probed there (None when rules apply).
-        self.robots: dict[str, tuple[RobotFileParser, str | None]] = {}
+        self.robots: dict[str, tuple[Protego, str | None]] = {}
 
     def wait(self, url: str, gap: float) -> None:
         host = urlsplit(url).netloc.lower()
@@ -171,7 +172,7 @@ def check_sources(
                 report(robots_result)
             delay = robots.crawl_delay(USER_AGENT)
             host_gap = max(gap, float(delay)) if delay else gap
-            if blocked or not robots.can_fetch(USER_AGENT, url):
+            if blocked or not robots.can_fetch(url, USER_AGENT):
                 why = blocked or "disallowed by robots.txt for Oversight's User-Agent"
                 unverified = declared in source.unverified
                 report(
@@ -205,7 +206,7 @@ def _endpoints(source: Source) -> list[tuple[str, str, str, Api | None]]:
 
 def _robots_for(
     prober: _Prober, url: str, source: Source, gap: float
-) -> tuple[RobotFileParser, str | None, CheckResult | None]:
+) -> tuple[Protego, str | None, CheckResult | None]:
     """The host's robots rules, fetched once per origin; the result row only the first time."""
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
@@ -214,10 +215,13 @@ def _robots_for(
     blocked: str | None = None
     robots_url = origin + "/robots.txt"
     answer = prober.fetch(robots_url, source, gap)
-    parser = RobotFileParser(robots_url)
+    # The crawl's own parser (Scrapy's Protego, RFC 9309: longest match, wildcards), so the
+    # probe and the crawl agree on what is allowed.
+    rules = "User-agent: *\nDisallow: /"
+    parser: Protego | None = None
     if answer.status == 200 and not answer.error:
-        text = answer.body.decode("utf-8", "replace")
-        parser.parse(text.splitlines())
+        rules = answer.body.decode("utf-8", "replace")
+        parser = Protego.parse(rules)
         listed = sitemaps_from_robots(answer.body, robots_url)
         delay = parser.crawl_delay(USER_AGENT)
         detail = "robots.txt read"
@@ -229,7 +233,6 @@ def _robots_for(
             source.id, "robots", robots_url, 200, answer.content_type, True, detail
         )
     elif answer.status in (401, 403):
-        parser.parse(["User-agent: *", "Disallow: /"])
         blocked = f"robots.txt answers {answer.status}"
         result = CheckResult(
             source.id,
@@ -241,7 +244,7 @@ def _robots_for(
             f"robots.txt answers {answer.status}: treated as disallowing everything",
         )
     elif answer.status is not None and 400 <= answer.status < 500:
-        parser.parse([])
+        rules = ""
         result = CheckResult(
             source.id,
             "robots",
@@ -252,7 +255,6 @@ def _robots_for(
             f"no robots.txt (HTTP {answer.status}): everything allowed",
         )
     else:
-        parser.parse(["User-agent: *", "Disallow: /"])
         why = answer.error or f"HTTP {answer.status}"
         blocked = f"robots.txt unavailable ({why})"
         result = CheckResult(
@@ -264,6 +266,7 @@ def _robots_for(
             False,
             f"robots.txt unavailable ({why}): nothing on this host is probed",
         )
+    parser = parser or Protego.parse(rules)
     prober.robots[origin] = (parser, blocked)
     return parser, blocked, result
 

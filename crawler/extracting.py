@@ -184,7 +184,7 @@ def extract_pending(
         # Near-duplicate marking needs MinHash here after extraction and workers need all of
         # extract: done before the pool forks, imports and set-up happen once, not three times.
         _warm_up()
-    rebuilding = archive.documents_to_rebuild(db) if everything else set()
+    rebuilding: archive.Rebuild = archive.documents_to_rebuild(db) if everything else {}
     workers = workers or max(1, os.cpu_count() or 1)
     touched: set[int] = set()
     position = 0
@@ -276,7 +276,7 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
 def _store(
     db: sqlite_utils.Database,
     results: list,
-    rebuilding: set[int],
+    rebuilding: archive.Rebuild,
     report: ExtractReport,
     touched: set[int],
 ) -> None:
@@ -290,7 +290,7 @@ def _store(
 def _write(
     db: sqlite_utils.Database,
     results: list,
-    rebuilding: set[int],
+    rebuilding: archive.Rebuild,
     report: ExtractReport,
     touched: set[int],
 ) -> None:

@@ -52,6 +52,8 @@ def describe_failure(failure: Failure) -> str:
     if name == "HttpError" and getattr(exc, "response", None) is not None:
         return _http_error(exc.response)
     if isinstance(exc, IgnoreRequest):
+        if message.startswith(("robots.txt unreadable", "robots.txt redirect")):
+            return message[:500]
         if "robots.txt" in message:
             return "disallowed by robots.txt"
         if "max redirections" in message.lower():

@@ -7,13 +7,16 @@ so the run record is assembled from stats rather than counters threaded through 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from twisted.internet.defer import Deferred
 
 from crawler import archive
-from crawler.guards import refusal
+from crawler.guards import refusal, resolves_private
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -41,6 +44,10 @@ class DomainGuardMiddleware:
     def process_request(self, request: Request, spider=None) -> None:
         source_id = request.meta.get("source_id")
         if source_id is None:  # robots.txt, fetched on behalf of an already-allowed request
+            reason = robots_redirect_refusal(request)
+            if reason:
+                self.stats.inc_value("oversight/refused")
+                raise OutsideAllowedDomains(reason)
             return None
         source = self.crawler.spider.sources[source_id]
         reason = refusal(request.url, source)
@@ -51,6 +58,82 @@ class DomainGuardMiddleware:
                 reason = f"redirect from {redirected[0]} refused: {reason}"
             raise OutsideAllowedDomains(reason)
         return None
+
+
+def robots_redirect_refusal(request: Request) -> str | None:
+    """Why a redirect of robots.txt must not be followed (RFC 9309 lets it cross hosts).
+
+    It may not leave http(s), nor lead from a public host to a private or loopback address
+    (cloud metadata, the crawling machine itself): a robots.txt is fetched for every host a
+    source reaches, so this would otherwise be a way in.
+    """
+    chain = request.meta.get("redirect_urls")
+    if not chain:
+        return None
+    parts = urlsplit(request.url)
+    if parts.scheme not in ("http", "https"):
+        return f"robots.txt redirect from {chain[0]} refused: not an http(s) URL"
+    host = (parts.hostname or "").lower()
+    origin = (urlsplit(chain[0]).hostname or "").lower()
+    if resolves_private(host) and not resolves_private(origin):
+        return (
+            f"robots.txt redirect from {chain[0]} refused: {host} is a private or loopback address"
+        )
+    return None
+
+
+class RobotsRulesMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt handling, with RFC 9309's answer when robots.txt cannot be read.
+
+    A 404 (or other 4xx) means there are no rules. A 5xx (after retries), a timeout, a DNS or
+    connection failure, a refused redirect or an oversized file mean the site's rules are
+    unknown, so nothing on that host is fetched this run ("MUST assume complete disallow",
+    section 2.3.1.4); so does a 401 or 403, which says the site does not want robots there
+    (as `oversight sources --check` reads it too). Each request refused says why in its
+    `failures` row; the next run asks again.
+    """
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status >= 500 or response.status in (401, 403):
+            self._unreadable(netloc, f"HTTP {response.status}")
+            return
+        if response.status >= 400:
+            response = response.replace(body=b"")
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        from twisted.python.failure import Failure
+
+        from crawler.failures import describe_failure
+
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc).__name__}")
+        self._unreadable(netloc, describe_failure(Failure(exc)))
+
+    def _unreadable(self, netloc: str, why: str) -> None:
+        self._stats.inc_value("oversight/robots_unreadable")
+        rules = _NothingAllowed(
+            f"robots.txt unreadable ({why}): nothing on {netloc} is fetched this run (RFC 9309)"
+        )
+        waiting = self._parsers[netloc]
+        self._parsers[netloc] = rules
+        if isinstance(waiting, Deferred):
+            waiting.callback(rules)
+
+    def process_request_2(self, rp, request: Request) -> None:
+        if isinstance(rp, _NothingAllowed):
+            self._stats.inc_value("robotstxt/forbidden")
+            raise IgnoreRequest(rp.reason)
+        super().process_request_2(rp, request)
+
+
+class _NothingAllowed:
+    """The rules of a host whose robots.txt could not be read: none of it may be fetched."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        return False
 
 
 class ConditionalRequestMiddleware:

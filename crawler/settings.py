@@ -57,6 +57,9 @@ BASE_SETTINGS: dict[str, Any] = {
         # Scrapy's offsite filter knows only one allowed_domains list per spider.
         "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
         "crawler.middlewares.DomainGuardMiddleware": 50,
+        # Scrapy's, but an unreadable robots.txt (5xx, timeout) forbids, as RFC 9309 says.
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "crawler.middlewares.RobotsRulesMiddleware": 100,
         "crawler.middlewares.ConditionalRequestMiddleware": 560,
         # Above Scrapy's RetryMiddleware (550), so a 429's Retry-After slows the slot before the
         # retry is scheduled: responses pass through the higher numbers first.
@@ -72,15 +75,53 @@ BASE_SETTINGS: dict[str, Any] = {
 }
 
 
+def download_slots(sources: list[Source]) -> dict[str, str]:
+    """Each source's download slot: its own, unless it shares a site with another source.
+
+    Sources whose `allowed_domains` share a host (or one is under the other) crawl through one
+    slot, at the larger delay and the smaller concurrency of the two: two sources on one site
+    must not make two connections to it, or halve its delay.
+    """
+    group = {source.id: source.id for source in sources}
+
+    def root(source_id: str) -> str:
+        while group[source_id] != source_id:
+            source_id = group[source_id]
+        return source_id
+
+    for i, first in enumerate(sources):
+        for second in sources[i + 1 :]:
+            if _share_a_site(first, second):
+                group[root(second.id)] = root(first.id)
+    return {source.id: root(source.id) for source in sources}
+
+
+def _share_a_site(first: Source, second: Source) -> bool:
+    def hosts(source: Source) -> set[str]:
+        return {d.lower().strip(".") for d in source.allowed_domains if d.strip(".")}
+
+    return any(
+        a == b or a.endswith("." + b) or b.endswith("." + a)
+        for a in hosts(first)
+        for b in hosts(second)
+    )
+
+
 def crawl_settings(
     sources: list[Source], overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Scrapy settings for crawling `sources`: one download slot per source with its own delay."""
+    """Scrapy settings for crawling `sources`: a download slot per site (see `download_slots`)."""
     settings = dict(BASE_SETTINGS)
-    settings["DOWNLOAD_SLOTS"] = {
-        source.id: {"concurrency": source.concurrency, "delay": source.delay, "jitter": 0}
-        for source in sources
-    }
+    slots: dict[str, dict[str, Any]] = {}
+    slot_of = download_slots(sources)
+    for source in sources:
+        slot = slots.setdefault(
+            slot_of[source.id], {"concurrency": source.concurrency, "delay": source.delay}
+        )
+        slot["concurrency"] = min(slot["concurrency"], source.concurrency)
+        slot["delay"] = max(slot["delay"], source.delay)
+        slot["jitter"] = 0
+    settings["DOWNLOAD_SLOTS"] = slots
     # Scrapy keeps this many idle keep-alive connections per host (and closes the rest after
     # each response); every request of ours runs in its source's slot, so the pool has to be as
     # large as the largest slot or a source crawling 8 at a time opens a connection per page.

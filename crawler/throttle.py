@@ -1,8 +1,9 @@
 """A polite throttle that, unlike Scrapy's AutoThrottle, is never slowed down by a 304.
 
 Each source has a download slot whose delay starts at the source's `delay` (or a larger robots.txt
-`Crawl-delay`). Slow full responses lengthen it, quick ones bring it back towards the floor, and
-304s or stored copies, which cost the site almost nothing, leave it alone.
+`Crawl-delay`). Slow full responses lengthen it, quick ones bring it back towards the floor, server
+errors double it (so retries back off), and 304s or stored copies, which cost the site almost
+nothing, leave it alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 MAX_DELAY = 60.0
 TARGET_CONCURRENCY = 1.0
+_STRUGGLING = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 
 
 class PoliteThrottle:
@@ -62,6 +64,10 @@ class PoliteThrottle:
         if floor <= 0:  # delay = 0: throttling off (loopback tests, benchmarks)
             return
         slot.delay = max(slot.delay, floor)
+        if response.status in _STRUGGLING:
+            # A server answering 5xx (or 408/429) is given twice as long before each retry.
+            slot.delay = min(max(slot.delay * 2, floor), MAX_DELAY)
+            return
         if response.status == 304 or request.meta.get("from_store"):
             return
         latency = request.meta.get("download_latency")

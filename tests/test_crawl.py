@@ -541,3 +541,42 @@ def test_parallel_requests_to_a_site_reuse_their_connections(tmp_path):
     # before a finished connection is back in the pool, so with pages this quick some new
     # connections remain either way.
     assert len(connections) <= 48, (len(connections), len(requests))
+
+
+@pytest.mark.parametrize("answer", [{"status": 503}, {"status": 404}])
+def test_an_unreadable_robots_txt_forbids_the_host_but_a_missing_one_does_not(tmp_path, answer):
+    root = tmp_path / "site"
+    (root / "news" / "a").mkdir(parents=True)
+    (root / "news" / "a" / "index.html").write_text(
+        "<html><head><title>Report a</title></head><body><article><h1>Report a</h1><p>"
+        + "Forces referred 490 matters to the watchdog, 118 of them for abuse. " * 5
+        + "</p></article></body></html>"
+    )
+    (root / "news" / "index.html").write_text("<a href='/news/a/'>Report a</a>")
+    one_source_site(root, "shy", 'start_urls = ["{{base}}/news/"]', "/news/[a-z]/$")
+    host = "127.0.0.45" if answer["status"] == 503 else "127.0.0.44"
+    with Site(root, host=host) as site:
+        site.set_route("/robots.txt", "status", **answer)
+        db = tmp_path / "archive.db"
+        crawl(make_sources(tmp_path, site), db)
+        fetched = [p for p in site.paths() if p != "/robots.txt"]
+    reasons = [r["reason"] for r in query(db, "select reason from failures")]
+    if answer["status"] == 503:  # RFC 9309: a server error means complete disallow
+        assert fetched == []
+        assert reasons == [
+            f"robots.txt unreadable (HTTP 503): nothing on {site.host}:{site.port} is fetched "
+            "this run (RFC 9309)"
+        ]
+    else:  # no robots.txt: no rules
+        assert fetched == ["/news/", "/news/a/"] and reasons == []
+
+
+def test_retries_of_a_struggling_server_back_off(fixture_web, tmp_path):
+    watchdog = fixture_web["watchdog"]
+    path = "/news/taser-discharges-review/"
+    watchdog.set_route(path, "fail_first", times=2, status=503)
+    crawl(make_sources(tmp_path, watchdog, delay=0.2), tmp_path / "archive.db")
+    first, second, third = watchdog.requests(path)
+    assert (first.status, second.status, third.status) == (503, 503, 200)
+    assert second.time - first.time >= 0.35  # the 0.2 s delay doubled
+    assert third.time - second.time >= 0.75  # and doubled again

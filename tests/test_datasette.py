@@ -439,6 +439,12 @@ async def test_figures_search_finds_words_in_any_order(ds):
     assert [row["value"] for row in money] == [1200000]
 
 
+def test_a_hyphenated_word_in_figures_search_matches_the_words_apart():
+    matches = load_plugin("oversight_search").matches_all_words
+    assert matches("Stop and search powers were used 529,474 times.", "stop-and-search")
+    assert not matches("Searches rose.", "stop-and-search")
+
+
 async def test_changed_documents_shows_recent_edits_with_diffs(ds):
     rows = await get_json(ds, "/archive/changed_documents.json?_shape=array")
     assert [row["document_id"] for row in rows] == [HOSTILE_DOC, IOPC_DOC]

@@ -29,12 +29,24 @@ def test_a_pathological_document_fails_alone_and_the_rest_are_extracted(tmp_path
 
 def test_extracting_twice_adds_no_rows(tmp_path):
     db = tmp_path / "a.db"
-    store_snapshots(db, {"http://127.0.0.1/news/a/": ARTICLE.format(extra="").encode()})
+    store_snapshots(
+        db,
+        {
+            "http://127.0.0.1/news/a/": ARTICLE.format(extra="").encode(),
+            "http://127.0.0.1/news/b/": ARTICLE.format(extra="<p>And 12 more cases.</p>").encode(),
+        },
+    )
     extract_pending(db)
     counts = [scalar(db, f"select count(*) from {t}") for t in ("documents", "versions", "figures")]
-    extract_pending(db, everything=True)
+    figures = query(db, "select id, document_id, text from figures order by id")
+    versions = query(db, "select id, document_id, content_hash from versions order by id")
+    report = extract_pending(db, everything=True)
+    assert (report.new, report.changed, report.unchanged) == (0, 0, 2)
     again = [scalar(db, f"select count(*) from {t}") for t in ("documents", "versions", "figures")]
     assert counts == again and counts[2] >= 2
+    # Versions and figures read again unchanged keep their ids: saved links to them stay good.
+    assert query(db, "select id, document_id, text from figures order by id") == figures
+    assert query(db, "select id, document_id, content_hash from versions order by id") == versions
 
 
 STATEMENT = (

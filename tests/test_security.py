@@ -255,3 +255,46 @@ def test_scraped_markup_is_served_escaped(served_archive):
         assert "<script>alert('title')</script>" not in html
         assert "<img src=x onerror=alert(1)>" not in html
     assert "&lt;script&gt;" in asyncio.run(pages())[0]
+
+
+@pytest.mark.parametrize(
+    "target, refused",
+    [
+        ("http://169.254.169.254/latest/meta-data/robots.txt", True),  # cloud metadata
+        ("http://127.0.0.1:9/robots.txt", True),
+        ("ftp://files.watchdog.example/robots.txt", True),
+        ("https://cdn.watchdog.example/robots.txt", False),  # RFC 9309: may cross hosts
+    ],
+)
+def test_a_robots_txt_redirect_from_a_public_host_cannot_reach_private_addresses(target, refused):
+    from scrapy import Request
+
+    from crawler.middlewares import robots_redirect_refusal
+
+    # .example names resolve nowhere, so the original host counts as public.
+    request = Request(target, meta={"redirect_urls": ["https://www.watchdog.example/robots.txt"]})
+    assert (robots_redirect_refusal(request) is not None) == refused
+
+
+def test_two_sources_on_one_site_share_one_download_slot_at_the_politer_pace():
+    def source(source_id: str, domains: list[str], delay: float, concurrency: int) -> Source:
+        return Source(
+            id=source_id,
+            name=source_id,
+            kind="government",
+            homepage=f"https://{domains[0]}/",
+            allowed_domains=domains,
+            delay=delay,
+            concurrency=concurrency,
+        )
+
+    sources = [
+        source("home-office", ["www.gov.uk", "assets.publishing.service.gov.uk"], 2, 2),
+        source("dfe", ["www.gov.uk"], 5, 1),
+        source("iopc", ["www.policeconduct.gov.uk"], 10, 1),
+    ]
+    slots = crawl_settings(sources)["DOWNLOAD_SLOTS"]
+    assert slots == {
+        "home-office": {"concurrency": 1, "delay": 5, "jitter": 0},
+        "iopc": {"concurrency": 1, "delay": 10, "jitter": 0},
+    }

@@ -34,6 +34,7 @@ from crawler.failures import TRANSIENT_REASONS, TRANSIENT_STATUSES, describe_fai
 from crawler.guards import refusal
 from crawler.items import FailureItem, NotModifiedItem, SnapshotItem
 from crawler.middlewares import stored_response
+from crawler.settings import download_slots
 from crawler.sources import Source
 
 #: Statuses that reach the spider instead of being filtered, so each ends as a row.
@@ -59,6 +60,7 @@ class MonitorSpider(scrapy.Spider):
     ):
         super().__init__(**kwargs)
         self.sources = {s.id: s for s in sources}
+        self.slots = download_slots(sources)
         self.db_path = db_path
         self.db = archive.open_archive(db_path)
         self.run_id = run_id
@@ -187,7 +189,7 @@ class MonitorSpider(scrapy.Spider):
         meta.update(
             role=role,
             source_id=source.id,
-            download_slot=source.id,
+            download_slot=self.slots[source.id],
             handle_httpstatus_list=HANDLED_STATUSES,
         )
         if role == "document" and not _dates(candidate):

@@ -132,7 +132,8 @@ def matches_all_words(text: str | None, words: str | None) -> bool:
 @lru_cache(maxsize=256)
 def _word_stems(words: str) -> tuple[str, ...]:
     stems = []
-    for word in re.findall(r"[\w£$€%.,/-]+", words.lower()):
+    # Hyphens part words, as FTS5 does: "stop-and-search" finds "stop and search" too.
+    for word in re.findall(r"[\w£$€%.,/]+", words.lower()):
         if word.upper() in FTS_OPERATORS | {"NEAR"}:
             continue
         stems.append(word[:-1] if len(word) > 3 and word.endswith("s") else word)
