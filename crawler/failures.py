@@ -21,6 +21,7 @@ TRANSIENT_REASONS = (
     "connection lost",
     "no response received",
     "response broken off",
+    "robots.txt unreadable",  # the host's robots.txt could not be read: nothing was asked
 )
 #: HTTP statuses that may pass in the same way.
 TRANSIENT_STATUSES = (408, 429, 500, 502, 503, 504)

@@ -12,6 +12,10 @@ from crawler.sources import Source
 from crawler.useragent import USER_AGENT
 
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+# The least gap between two requests of one slot, even at `delay = 0`: Scrapy 2.19 sends a slot's
+# whole queue at once when its delay is 0, over as many connections as there are requests,
+# whatever the slot's concurrency. A millisecond keeps `concurrency` true and costs nothing.
+NO_DELAY = 0.001
 
 BASE_SETTINGS: dict[str, Any] = {
     "BOT_NAME": "oversight",
@@ -119,7 +123,7 @@ def crawl_settings(
             slot_of[source.id], {"concurrency": source.concurrency, "delay": source.delay}
         )
         slot["concurrency"] = min(slot["concurrency"], source.concurrency)
-        slot["delay"] = max(slot["delay"], source.delay)
+        slot["delay"] = max(slot["delay"], source.delay, NO_DELAY)
         slot["jitter"] = 0
     settings["DOWNLOAD_SLOTS"] = slots
     # Scrapy keeps this many idle keep-alive connections per host (and closes the rest after

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 
+from crawler.settings import NO_DELAY
 from crawler.useragent import USER_AGENT
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class PoliteThrottle:
         slot = self.crawler.engine.downloader.slots.get(key)
         if slot is None:
             return
-        if floor <= 0:  # delay = 0: throttling off (loopback tests, benchmarks)
+        if floor <= NO_DELAY:  # delay = 0: throttling off (loopback tests, benchmarks)
             return
         slot.delay = max(slot.delay, floor)
         if response.status in _STRUGGLING:

@@ -7,6 +7,7 @@ that change the sites or crawl again build their own.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import socket
 import time
@@ -419,7 +420,10 @@ def test_a_document_that_could_not_be_reached_is_tried_again_when_no_longer_list
     reasons = [
         r["reason"] for r in query(db, "select reason from failures where url = ?", [unreachable])
     ]
-    assert reasons == ["connection refused", "connection refused"]
+    # The host is down, so its robots.txt cannot be read either: nothing on it is asked for,
+    # and the document is tried again on the next run all the same.
+    unreadable = f"robots.txt unreadable (connection refused): nothing on 127.0.0.49:{closed}"
+    assert [reason.split(" is fetched")[0] for reason in reasons] == [unreadable] * 2
 
 
 def test_a_listed_url_that_redirects_keeps_its_document_seen(fixture_web, tmp_path):
@@ -580,3 +584,19 @@ def test_retries_of_a_struggling_server_back_off(fixture_web, tmp_path):
     assert (first.status, second.status, third.status) == (503, 503, 200)
     assert second.time - first.time >= 0.35  # the 0.2 s delay doubled
     assert third.time - second.time >= 0.75  # and doubled again
+
+
+def test_a_source_with_no_delay_still_makes_one_request_at_a_time(tmp_path):
+    root = tmp_path / "site"
+    (root / "d").mkdir(parents=True)
+    for n in range(1, 4):
+        (root / "d" / f"{n}.html").write_text(f"<html><body><p>Page {n}.</p></body></html>")
+    (root / "index.html").write_text("".join(f"<a href='/d/{n}'>{n}</a>" for n in range(1, 4)))
+    one_source_site(root, "serial", 'start_urls = ["{{base}}/"]', "/d/[0-9]$")
+    with Site(root, host="127.0.0.43") as site:
+        for n in range(1, 4):
+            site.set_route(f"/d/{n}", "delay", seconds=0.4)
+        crawl(make_sources(tmp_path, site), tmp_path / "archive.db")  # delay 0, concurrency 1
+        starts = sorted(r.time for r in site.log if r.path.startswith("/d/"))
+    assert len(starts) == 3
+    assert all(later - earlier >= 0.35 for earlier, later in itertools.pairwise(starts))
