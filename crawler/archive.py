@@ -1558,6 +1558,12 @@ def recent_runs(db: sqlite_utils.Database, limit: int = 5) -> list[dict]:
     return list(db.query("select * from runs order by id desc limit ?", [limit]))
 
 
+def failures_of_run(db: sqlite_utils.Database, run_id: int, limit: int = 5) -> list[dict]:
+    return list(
+        db.query("select * from failures where run_id = ? order by id limit ?", [run_id, limit])
+    )
+
+
 def recent_failures(db: sqlite_utils.Database, limit: int = 10) -> list[dict]:
     return list(db.query("select * from failures order by id desc limit ?", [limit]))
 

@@ -75,7 +75,11 @@ def open_db(db_path: str, create: bool = True):
     try:
         return archive.open_archive(db_path, create=create)
     except archive.ArchiveError as exc:
-        fail(str(exc))
+        demo = DEFAULT_DB.with_name("demo.db")
+        hint = ""
+        if not Path(db_path).exists() and Path(db_path) == DEFAULT_DB and demo.exists():
+            hint = f"; the demo's archive is {demo}: add --db {demo}"
+        fail(f"{exc}{hint}")
 
 
 class _Commands(click.Group):
@@ -85,6 +89,11 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader stopped (`oversight status | head`): nothing is wrong, and nothing more
+            # can be written, not even this.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed pipe
+            sys.exit(0)
         except sqlite3.DatabaseError as exc:
             fail(
                 f"the archive could not be read or written ({exc}); if it is damaged, "
@@ -165,7 +174,12 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
 @click.option(
     "--all", "everything", is_flag=True, help="Re-extract every snapshot, not only pending ones."
 )
-@click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: one per core).",
+)
 @db_option
 def extract(everything, workers, db_path) -> None:
     """Extract pending snapshots into documents, versions and figures (no network)."""
@@ -191,14 +205,20 @@ def extract(everything, workers, db_path) -> None:
 @cli.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8001, show_default=True, type=int)
-@click.option("--public", is_flag=True, help="Bind all interfaces and ask robots to stay away.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Listen on every interface (unless --host names one) and ask robots to stay away.",
+)
 def serve(db_path, host, port, public) -> None:
-    """Serve the archive with Datasette (read-only) at http://HOST:PORT/archive."""
+    """Serve the archive with Datasette (read-only) at http://HOST:PORT/ until Ctrl-C."""
     from crawler.serve import ServeError
     from crawler.serve import serve as run_server
 
     open_db(db_path, create=False).conn.close()
+    shown = "0.0.0.0" if public and host == "127.0.0.1" else host
+    click.echo(f"serving {db_path} at http://{shown}:{port}/ (Ctrl-C stops)", err=True)
     try:
         run_server(
             db_path,
@@ -216,10 +236,12 @@ def serve(db_path, host, port, public) -> None:
 def publish(out_dir, db_path) -> None:
     """Write a frozen, checkpointed copy of the archive to OUT_DIR for an immutable deployment."""
     from crawler.serve import publish as run_publish
+    from crawler.serve import serve_command_for
 
     open_db(db_path, create=False).conn.close()
     path = run_publish(db_path, out_dir)
-    click.echo(f"published {path}")
+    click.echo(f"published {path}; serve it (Datasette alone will do) with:")
+    click.echo(serve_command_for(out_dir))
 
 
 @cli.command()
@@ -244,7 +266,7 @@ def search(query, db_path, limit, as_json) -> None:
         click.echo(
             f"{r['published'] or '          '}  [{r['source_id']}] {r['title']}\n    {r['url']}"
         )
-        click.echo(f"    {r['snippet']}\n")
+        click.echo(f"    {' '.join(r['snippet'].split())}\n")
 
 
 @cli.command()
@@ -299,7 +321,11 @@ def _alive(pid: int | None, host: str | None) -> bool:
 
 @cli.command()
 @sources_option
-@click.option("--check", is_flag=True, help="Probe every endpoint once, politely (needs internet).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Probe every endpoint once, politely (needs internet); exit 1 if any failed.",
+)
 def sources(sources_path, check) -> None:
     """List and validate the source registry."""
     registry = load_registry(sources_path)
@@ -317,14 +343,18 @@ def sources(sources_path, check) -> None:
     if check:
         from crawler.checking import check_sources
 
-        check_sources(registry, on_result=lambda result: click.echo(str(result)))
+        results = check_sources(registry, on_result=lambda result: click.echo(str(result)))
+        failed = sum(not result.ok for result in results)
+        click.echo(f"{len(results) - failed} of {len(results)} endpoints answered as expected")
+        if failed:
+            sys.exit(1)  # so a scheduled check shows up as failed
 
 
 @cli.command()
 @db_option
 @click.option("--since", default=None, help="ISO date or a span like 7d / 24h.")
 @click.option("--watch", default=None, help="Only this watch.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the alerts as one JSON array.")
 def alerts(db_path, since, watch, as_json) -> None:
     """List alerts: new and changed documents that matched a watch."""
     from crawler.watches import list_alerts
@@ -440,11 +470,17 @@ def demo(port, db_path) -> None:
         f"crawled into {db}: {c['pages_fetched']} pages, {totals.documents} documents, "
         f"{totals.figures} figures, {c['failures']} failures (run {result.run_id}: {result.status})"
     )
+    for failure in archive.failures_of_run(archive_db, result.run_id):
+        # The demo sites hold a page robots.txt forbids, so a run ends `partial` on purpose.
+        click.echo(f"  failure, on purpose: {failure['reason']}  ({failure['url']})")
     for r in archive.search(archive_db, "referrals", limit=3):
         click.echo(f"  search 'referrals': {r['title']}  ({r['url']})")
+    command = sys.argv[0] if Path(sys.argv[0]).name == "oversight" else "oversight"
     click.echo(
-        f"\nExplore it:  oversight serve --db {db} --port {port}\n"
-        f"then open   http://127.0.0.1:{port}/archive"
+        f"\nExplore it:  {command} serve --db {db} --port {port}"
+        + ("   (or: make serve)" if not db_path else "")
+        + "\n"
+        f"then open   http://127.0.0.1:{port}/"
     )
 
 

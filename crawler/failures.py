@@ -61,7 +61,10 @@ def describe_failure(failure: Failure) -> str:
             return "too many redirects (a loop, or a chain longer than 10)"
         return message or "request refused"
     if isinstance(exc, net.DNSLookupError) or name == "CannotResolveHostError":
-        return f"DNS lookup failed: {message}"
+        # Twisted's own message already says so ("DNS lookup failed: no results for ...").
+        return (
+            message if message.startswith("DNS lookup failed") else f"DNS lookup failed: {message}"
+        )
     if isinstance(exc, (net.TimeoutError, net.TCPTimedOutError)) or "Timeout" in name:
         return f"timed out: no complete answer in time ({message or name})"[:500]
     if isinstance(exc, net.ConnectionRefusedError) or name == "DownloadConnectionRefusedError":

@@ -205,14 +205,19 @@ def _write_inspect(db: Path, target: Path) -> None:
 
 
 def serve_command_for(out_dir: str | Path) -> str:
-    """The command that serves a `publish` folder with Datasette alone (no Oversight needed)."""
+    """The command that serves a `publish` folder with Datasette alone (no Oversight needed),
+    with the live server's settings (`SETTINGS`)."""
     out_dir = Path(out_dir)
     return (
         f"datasette serve -i {out_dir / 'archive.db'} --inspect-file {out_dir / 'counts.json'}"
         f" --metadata {out_dir / 'metadata.yml'} --template-dir {out_dir / 'templates'}"
         f" --plugins-dir {out_dir / 'plugins'} --static static:{out_dir / 'static'}"
-        " --setting sql_time_limit_ms 3000 --setting suggest_facets off"
+        + "".join(f" --setting {name} {_setting(value)}" for name, value in SETTINGS.items())
     )
+
+
+def _setting(value: Any) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -180,7 +180,12 @@ def _validate(
         raise fail("query", "required, a non-empty FTS5 query such as 'misconduct AND referral*'")
     problem = checker.problem(query)
     if problem:
-        raise fail("query", f"FTS5 refuses {query!r}: {problem}")
+        hint = (
+            ' (put words with hyphens or other punctuation in double quotes: "stop-and-search")'
+            if "no such column" in problem or "syntax error" in problem
+            else ""
+        )
+        raise fail("query", f"FTS5 refuses {query!r}: {problem}{hint}")
     sources = _string_list(entry, "sources", fail)
     if sources and known_sources is not None:
         missing = [s for s in sources if s not in known_sources]

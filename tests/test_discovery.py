@@ -699,3 +699,10 @@ def test_the_screen_agrees_with_a_full_parse_on_generated_pages(parts, numbers):
     expected = [c.url for c in extract_links(body, url) if _is_report(c.url)]
     assert [c.url for c in extract_links(body, url, screen=screen)] == expected
     assert [c.url for c in extract_links(body, url, screen=screen)] == expected
+
+
+@pytest.mark.parametrize("noise", [b"\x80", b"\x00"])
+def test_a_feed_whose_encoding_declaration_is_garbled_is_a_discovery_error(noise):
+    body = b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel/></rss>'
+    with pytest.raises(DiscoveryError, match="encoding cannot be read"):
+        parse_feed(body[:30] + noise + body[30:], "https://w.example/feed")

@@ -298,3 +298,15 @@ def test_two_sources_on_one_site_share_one_download_slot_at_the_politer_pace():
         "home-office": {"concurrency": 1, "delay": 5, "jitter": 0},
         "iopc": {"concurrency": 1, "delay": 10, "jitter": 0},
     }
+
+
+def test_a_dns_failure_is_said_once():
+    from twisted.internet import error
+    from twisted.python.failure import Failure
+
+    from crawler.failures import describe_failure
+
+    failure = Failure(error.DNSLookupError("no results for hostname lookup: www.gone.example"))
+    assert describe_failure(failure) == (
+        "DNS lookup failed: no results for hostname lookup: www.gone.example."
+    )

@@ -230,6 +230,7 @@ def test_the_documented_example_file_loads_against_the_real_registry() -> None:
         ('name = "bad"\nquery = "misconduct AND"', "query", "syntax error"),
         ('name = "bad"\nquery = "\\"unterminated"', "query", "unterminated"),
         ('name = "bad"\nquery = "author: smith"', "query", "no such column"),
+        ('name = "bad"\nquery = "stop-and-search"', "query", 'double quotes: "stop-and-search"'),
         ('name = "bad"\nquery = ""', "query", "required"),
         ('name = "bad"\nquery = "x"\nkinds = ["tabloid"]', "kinds", "tabloid"),
         ('name = "bad"\nquery = "x"\nsources = []', "sources", "non-empty"),

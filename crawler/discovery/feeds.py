@@ -40,14 +40,17 @@ def parse_feed(body: bytes, url: str, problems: list[str] | None = None) -> list
     if doctype.truncated and len(body) > _PROLOGUE_BYTES:
         raise DiscoveryError("feed refused: no root element in its first 64 KB")
     # A BytesIO, never the bytes themselves: feedparser treats a string argument as a path or URL.
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        # The body's own XML declaration decides its encoding; without a content type feedparser
-        # flags every feed as suspect ("no Content-type specified").
-        response_headers={"content-location": url, "content-type": "application/xml"},
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body),
+            # The body's own XML declaration decides its encoding; without a content type
+            # feedparser flags every feed as suspect ("no Content-type specified").
+            response_headers={"content-location": url, "content-type": "application/xml"},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (UnicodeError, ValueError) as error:  # a garbled encoding declaration, a NUL in it
+        raise DiscoveryError(f"not a feed: its encoding cannot be read ({error})") from None
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     if not entries and (parsed.get("bozo") or not version):
