@@ -5,9 +5,14 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo serve test test-core test-browser lint bench
 
+# The tool alone for the demo; the test extra (pytest, Playwright, ruff, mypy) only when testing.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
@@ -21,15 +26,15 @@ serve: $(VENV)/.installed
 
 test: test-core test-browser
 
-test-core: $(VENV)/.installed
+test-core: $(VENV)/.installed-test
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Browser tests drive Debian's Chromium (/usr/bin/chromium) and run in their own pytest process,
 # apart from the async Datasette-client tests. They skip, saying why, when Chromium is absent.
-test-browser: $(VENV)/.installed
+test-browser: $(VENV)/.installed-test
 	$(PY) -m pytest -q -p no:cacheprovider -m browser
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check crawler extract tests datasette_config
 	$(VENV)/bin/mypy
 
