@@ -14,8 +14,10 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crawler import archive
+from crawler.failures import describe_failure
 from crawler.guards import refusal, resolves_private
 
 if TYPE_CHECKING:
@@ -102,10 +104,6 @@ class RobotsRulesMiddleware(RobotsTxtMiddleware):
         await super()._parse_robots(response, netloc, request)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
-        from twisted.python.failure import Failure
-
-        from crawler.failures import describe_failure
-
         self._stats.inc_value(f"robotstxt/exception_count/{type(exc).__name__}")
         self._unreadable(netloc, describe_failure(Failure(exc)))
 

@@ -338,29 +338,30 @@ _WRITTEN_DATE = (
 # do instead of declaring one: "Published 3 March 2025", "Posted on 3rd March 2025 at 10:32",
 # <dt>Published</dt><dd>3 March 2025</dd>. The label opens its block: "the report, published
 # 3 March", in a sentence, dates the report and not the page.
+_PUBLISHED_WORDS = ("published", "posted", "released", "issued")
+_UPDATED_WORDS = ("updated", "modified")
+_LABEL_WORDS = _PUBLISHED_WORDS + _UPDATED_WORDS
 _PUBLISHED_LABEL = re.compile(
-    r"^(?:first |date |page )?(?:published|posted|released|issued)(?: on| date)?\s*:?\s*(?:on\s+)?"
+    rf"^(?:first |date |page )?(?:{'|'.join(_PUBLISHED_WORDS)})(?: on| date)?\s*:?\s*(?:on\s+)?"
     + _WRITTEN_DATE,
     re.IGNORECASE,
 )
 _UPDATED_LABEL = re.compile(
-    r"^(?:page |last |date )*(?:updated|modified)(?: on| date)?\s*:?\s*(?:on\s+)?" + _WRITTEN_DATE,
+    rf"^(?:page |last |date )*(?:{'|'.join(_UPDATED_WORDS)})(?: on| date)?\s*:?\s*(?:on\s+)?"
+    + _WRITTEN_DATE,
     re.IGNORECASE,
 )
 # Pages without such a date far outnumber pages with one: a scan of the page's text settles them
 # before any element is looked at (its blocks run together: "NewsPublished3 March 2025").
 _LABEL_NEAR_DATE = re.compile(
-    r"(?:published|posted|released|issued|updated|modified)(?![a-z])[\s:]{0,3}(?:on\s+)?"
+    rf"(?:{'|'.join(_LABEL_WORDS)})(?![a-z])[\s:]{{0,3}}(?:on\s+)?"
     rf"(?:[a-z]+day,?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}|{_MONTH}\s+\d|\d{{4}}-\d\d-\d\d)",
     re.IGNORECASE,
 )
 _LABEL_START = re.compile(
-    r"^\s*(?:(?:first|date|page|last)\s+)*(?:published|posted|released|issued|updated|modified)\b",
+    rf"^\s*(?:(?:first|date|page|last)\s+)*(?:{'|'.join(_LABEL_WORDS)})\b",
     re.IGNORECASE,
 )
-
-
-_LABEL_WORDS = ("published", "posted", "released", "issued", "updated", "modified")
 
 
 def _mentions_labelled_date(text: str) -> bool:
