@@ -52,10 +52,16 @@ class ExtractReport:
 
 
 _worker_db: sqlite3.Connection | None = None
+# Long enough for trafilatura's first pass to be kept: a short page would also set up jusText's
+# stoplists (a quarter of a second), which only pages with little text need.
 _WARM_UP = (
-    b"<html><head><title>Warm up</title></head><body><article><h1>Warm up</h1><p>The Home Office"
-    b" said 118 out of 490 referrals, up 12% on the year, cost \xc2\xa31.2 million.</p></article>"
-    b"</body></html>"
+    b"<html><head><title>Warm up</title></head><body><article><h1>Warm up</h1>"
+    + b"".join(
+        b"<p>In %d the Home Office said 118 out of 490 referrals, up 12%% on the year, cost "
+        b"\xc2\xa31.2 million, and the IOPC said Kent Police must improve its vetting.</p>" % year
+        for year in range(2000, 2020)
+    )
+    + b"</article></body></html>"
 )
 
 
