@@ -276,10 +276,16 @@ def _evidence(
         figure.denominator is not None
         and other.denominator is not None
         and _same(figure.denominator, other.denominator)
+        and not _is_rate_base(figure.denominator)
         and _units_agree(figure, other)
     ):
         return max(overlap, MIN_CONTEXT_OVERLAP)
     return overlap
+
+
+def _is_rate_base(denominator: float) -> bool:
+    """10, 1,000, 100,000: "3 out of 10", "43 per 100,000" are rates, not totals of one thing."""
+    return denominator >= 10 and math.log10(denominator).is_integer()
 
 
 def _overlap(a: frozenset[str], b: frozenset[str], units: frozenset[str]) -> float:

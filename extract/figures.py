@@ -796,6 +796,76 @@ def _find_ratios_and_denominators(s: _Scanner) -> None:
             s.claim(_Found(m.start(), m.end(), "count", a, unit=unit, denominator=b))
 
 
+# "3,000-3,500 staff", "40-50%", "40%-50%", "3-5 years", "2-3 times", "18-24-year-olds": the
+# second number follows a dash, where no other pass sees a number (it would take "2022-23" and
+# "0300-020-0096" apart), so a dashed range is read whole, before the passes that read its ends.
+_DASH_RANGE = _ci(
+    rf"(?P<a>{_DB})(?P<ap>\s?%)?\s?[-\u2013]\s?(?P<b>{_D})(?![\d]|[.,/]\d|[-\u2013]\d)"
+    rf"(?:(?P<pct>\s?(?:%|per\s?cent\b|percent\b))"
+    rf"|(?P<dur>[\s-]+(?P<u>days?|weeks?|months?|years?|hours?)\b)"
+    rf"|(?P<times>\s+times\b)"
+    rf"|(?P<scale>\s+(?:million|billion|thousand)\b)"
+    rf"|(?P<clock>\s?(?:am|pm|hrs|gmt|bst)\b)"
+    rf"|(?P<month>\s+{_MONTH.lower()}\b))?"
+)
+_RANGE_REFERENCE_BEFORE = _ci(
+    r"\b(?:pages?|pp?\.?|paragraphs?|paras?\.?|sections?|chapters?|clauses?|articles?|annex(?:es)?"
+    r"|recommendations?|figures?|fig\.|tables?|schedules?|rules?|regulations?|questions?|"
+    r"appendi(?:x|ces)|items?|steps?|parts?|lines?|no\.?|nos\.?)\s+$"
+)
+_AGED_BEFORE = _ci(r"\b(?:aged|ages)\s+(?:(?:between|of)\s+)?$")
+
+
+def _find_dash_ranges(s: _Scanner) -> None:
+    for m in s.at_anchors(_DASH_RANGE):
+        low, high = m.group("a"), m.group("b")
+        if m.group("month"):
+            _date_range(s, m)
+            continue
+        if m.group("clock") or not s.free(m.start(), m.end()):
+            continue
+        if _is_year_like(low) and (len(high) == 2 or _is_year_like(high)):
+            continue  # "2023-24", "2019–2023": a span of years, read by `_find_years`
+        if (low.startswith("0") and low[:2] != "0.") or high.startswith("0"):
+            continue  # "0300-020", "1-0": telephone numbers and scores
+        a, b = _number(low), _number(high)
+        before = s.lower[max(0, m.start() - 16) : m.start()]
+        if a is None or b is None or not a < b:
+            continue
+        if _RANGE_REFERENCE_BEFORE.search(before):  # "pages 12-14": no figure, in part or whole
+            s.claimed[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+            continue
+        if m.group("ap") and not m.group("pct"):
+            continue  # "40%-50" is not a range of like things
+        if m.group("pct"):
+            found = _Found(m.start(), m.end(), "percent", None, a, b)
+        elif m.group("dur"):
+            unit = m.group("u").rstrip("s")
+            found = _Found(m.start(), m.end(), "duration", None, a, b, unit=unit)
+        elif m.group("times"):
+            found = _Found(m.start(), m.end(), "change", None, a, b)
+        elif _AGED_BEFORE.search(before):
+            found = _Found(m.start(), m.end(), "duration", None, a, b, unit="year")
+        else:
+            scale = scale_of(m.group("scale").strip()) if m.group("scale") else 1
+            unit = s.noun_after(m.end(), b, through_of=True)
+            found = _Found(m.start(), m.end(), "count", None, a * scale, b * scale, unit=unit)
+        s.claim(found)
+
+
+def _date_range(s: _Scanner, m: re.Match[str]) -> None:
+    """ "12-14 March 2024": the date `_find_dates` read from "14 March 2024", from the 12th."""
+    if not s.free(m.start(), m.end("a")) or "." in m.group("a") or "," in m.group("a"):
+        return
+    date = next((f for f in s.found if f.kind == "date" and f.start == m.start("b")), None)
+    if date is None or date.value is None or not 1 <= int(m.group("a")) < date.value % 100:
+        return
+    first = date.value - date.value % 100 + int(m.group("a"))
+    date.value, date.value_min, date.value_max = None, first, date.value
+    date.start = m.start()
+    s.claimed[m.start() : m.start("b")] = b"\x01" * (m.start("b") - m.start())
+
+
 _PHRASAL_UP = _ci(
     r"\b(?:made|make|makes|making|set|sets|took|take|takes|ended|end|ends|added|add|adds|summed|"
     r"picked|pick|stood|stand|stands|shored|propped|opened|opening|signed|sign|signs|scaled|"
@@ -985,6 +1055,8 @@ def _find_years(s: _Scanner) -> None:
 
 
 _PER_BEFORE = re.compile(r"\bper\s+$")
+# A rate: "43 stops per 100,000 people", "7.2 per 1,000 population" (the count's denominator).
+_PER_RATE = _ci(rf"(?:\s+[a-z][\w-]*){{0,3}}?\s+per\s+(?P<b>{_D})(?![\d]|[.,/]\d)")
 
 
 def _find_counts(s: _Scanner) -> None:
@@ -1014,7 +1086,9 @@ def _find_counts(s: _Scanner) -> None:
             continue
         value *= scale_of(m.group("scale"))
         unit = s.noun_after(m.end(), value, through_of=True)
-        s.claim(_Found(m.start(), m.end(), "count", value, unit=unit))
+        rate = _PER_RATE.match(text, m.end(), min(len(text), m.end() + 60))
+        denominator = _number(rate.group("b")) if rate else None
+        s.claim(_Found(m.start(), m.end(), "count", value, unit=unit, denominator=denominator))
 
 
 _ONE_BEFORE = _ci(
@@ -1229,6 +1303,7 @@ _PASSES = (
     _find_dates,
     _find_money,
     _find_ratios_and_denominators,
+    _find_dash_ranges,
     _find_percentages,
     _find_fractions,
     _find_multiples,

@@ -149,6 +149,14 @@ def test_a_count_out_of_the_same_total_is_checked_though_the_sentences_differ():
     assert checks == [FigureCheck(0, 0, "check", "different value: 119 vs 122")]
 
 
+def test_rates_per_the_same_base_are_not_one_fact_for_that_alone():
+    checks = compare_figures(
+        [fig(43, "stop", "Kent made 43 stops per 100,000 people.", denominator=100_000)],
+        [fig(12, "stop", "Essex recorded 12 stops per 100,000 residents.", denominator=100_000)],
+    )
+    assert checks == []
+
+
 def test_a_terse_sentence_whose_every_word_is_shared_is_context_enough():
     checks = compare_figures(
         [fig(12, "percent", "Referrals were up 12% year on year.", kind="change")],

@@ -393,6 +393,16 @@ def test_a_year_span_and_a_month_are_not_read_as_one_date(text):
         ("between 40 and 50 incidents", "40 and 50", "count", 40, 50, "incident"),
         ("Between 40% and 50% of forces", "40% and 50%", "percent", 40, 50, None),
         ("15 to 20 per cent of officers", "15 to 20 per cent", "percent", 15, 20, None),
+        ("The force employs 3,000-3,500 staff.", "3,000-3,500", "count", 3000, 3500, "staff"),
+        ("40-50% of complaints were upheld", "40-50%", "percent", 40, 50, None),
+        ("Between 40%-50% of complaints", "40%-50%", "percent", 40, 50, None),
+        ("40\u201350 per cent of cases", "40\u201350 per cent", "percent", 40, 50, None),
+        ("Sentences of 3-5 years were given.", "3-5 years", "duration", 3, 5, "year"),
+        ("Officers aged 18-24 joined.", "18-24", "duration", 18, 24, "year"),
+        ("Only 5-10 forces responded.", "5-10", "count", 5, 10, "force"),
+        ("Between 2-3 million people", "2-3 million", "count", 2e6, 3e6, "person"),
+        ("They were 2-3 times more likely", "2-3 times", "change", 2, 3, None),
+        ("On 12-14 March 2024 we visited.", "12-14 March 2024", "date", 20240312, 20240314, None),
     ],
 )
 def test_the_two_ends_of_a_range_are_one_figure(text, span, kind, low, high, unit):
@@ -400,6 +410,32 @@ def test_the_two_ends_of_a_range_are_one_figure(text, span, kind, low, high, uni
         (f.text, f.kind, f.value, f.value_min, f.value_max, f.unit) for f in find_figures(text)
     ]
     assert found == [(span, kind, None, low, high, unit)]
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("In 2023-24 there were 490 referrals.", [("2023-24", "year"), ("490", "count")]),
+        ("Call 0300-020-0096 for help.", []),
+        ("See pages 12-14 and recommendations 1-5.", []),
+        ("The match ended 3-1.", [("3", "count")]),
+    ],
+)
+def test_dashes_between_years_phone_digits_and_references_are_not_ranges(text, found):
+    assert [(f.text, f.kind) for f in find_figures(text)] == found
+
+
+@pytest.mark.parametrize(
+    "text, value, unit, denominator",
+    [
+        ("There were 43 stops per 100,000 people.", 43, "stop", 100_000),
+        ("The rate was 7.2 per 1,000 population.", 7.2, None, 1000),
+        ("Officers made 12 arrests per day.", 12, "arrest", None),
+    ],
+)
+def test_a_rate_per_so_many_keeps_its_base_as_the_denominator(text, value, unit, denominator):
+    found = [(f.value, f.unit, f.denominator) for f in find_figures(text)]
+    assert found == [(value, unit, denominator)]
 
 
 def test_a_rise_from_one_figure_to_another_is_not_a_range():
