@@ -24,8 +24,8 @@ from typing import Any
 import sqlite_utils
 
 #: 3: MinHash signatures hashed from word CRCs (`extract.similarity` format 2), re-signed on open.
-#: 4: urls.document_url. 5: run_sources (each run's 304s per source).
-SCHEMA_VERSION = 5
+#: 4: urls.document_url. 5: run_sources (each run's 304s per source). 6: snapshots.declared_modified.
+SCHEMA_VERSION = 6
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -85,6 +85,9 @@ TABLES: dict[str, dict[str, Any]] = {
             "body_size": int,
             "body_sha256": str,
             "linked_date": str,
+            # The modification date a sitemap, feed or API gave the page when it was fetched:
+            # an edit it moved is one the publisher declared.
+            "declared_modified": str,
             "extracted_at": str,
             "extract_error": str,
         },
@@ -796,7 +799,7 @@ def write_crawl_batch(
     with transaction(db):
         for snap in snapshots:
             body = snap.pop("body")
-            record = {k: v for k, v in snap.items() if k != "declared_modified"}
+            record = dict(snap)
             record["body_size"] = len(body)
             record["body_sha256"] = hashlib.sha256(body).hexdigest()
             # A server that sends no validators answers 200 with the same bytes every run: the
@@ -1014,7 +1017,7 @@ def snapshots_for_extraction(db: sqlite_utils.Database, snapshot_ids: list[int])
     found = rows(
         db,
         f"""select s.id, s.url, s.final_url, s.source_id, s.run_id, s.fetched_at, s.content_type,
-        s.last_modified, s.linked_date, s.status from snapshots s
+        s.last_modified, s.linked_date, s.declared_modified, s.status from snapshots s
         where s.id in ({", ".join("?" * len(snapshot_ids))})""",
         snapshot_ids,
     )
@@ -1160,7 +1163,9 @@ def _store_document(
         else:
             previous = row(
                 db,
-                "select title, text from versions where document_id = ? order by id desc limit 1",
+                """select v.title, v.text, v.seen_at, s.declared_modified from versions v
+                left join snapshots s on s.id = v.snapshot_id
+                where v.document_id = ? order by v.id desc limit 1""",
                 [document_id],
             )
             first = not existing["version_count"]
@@ -1172,7 +1177,7 @@ def _store_document(
                     f"{doc.title or ''}\n\n{doc.text}",
                 )
             )
-            declared = None if first else _declared_change(doc, existing)
+            declared = None if first else _declared_change(doc, existing, snapshot, previous or {})
             fields.update(last_changed=seen_at, version_count=(existing["version_count"] or 0) + 1)
             update_row(db, "documents", document_id, fields)
             _insert_version(
@@ -1231,8 +1236,13 @@ def _insert_version(db, document_id, snapshot, doc, digest, diff, declared, vers
     )
 
 
-def _declared_change(doc: Any, existing: dict) -> str | None:
-    """The publisher's own change note, when it declared a change since the stored version."""
+def _declared_change(doc: Any, existing: dict, snapshot: dict, previous: dict) -> str | None:
+    """The publisher's own change note, when it declared a change since the stored version.
+
+    The page's own update date (or GOV.UK's change notes) says so first; failing that, a
+    modification date its sitemap, feed or API gave it that moved since the stored version was
+    fetched (a sitemap `lastmod` or Atom `updated` a CMS bumps on every edit).
+    """
     history = getattr(doc, "change_history", None) or []
     if doc.updated and doc.updated != existing.get("updated"):
         # Strictly later: a note dated at the stored update belongs to the stored version.
@@ -1242,6 +1252,9 @@ def _declared_change(doc: Any, existing: dict) -> str | None:
             if (h.get("public_timestamp") or "") > (existing.get("updated") or "")
         ]
         return "; ".join(n for n in notes if n) or f"publisher's update date moved to {doc.updated}"
+    listed, was = snapshot.get("declared_modified"), previous.get("declared_modified")
+    if listed and (listed != was if was else listed > (previous.get("seen_at") or "")):
+        return f"its sitemap, feed or API entry was dated {listed}"
     return None
 
 

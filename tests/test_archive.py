@@ -116,6 +116,15 @@ def test_urls_of_an_older_schema_learn_which_document_they_led_to(db, tmp_path):
     reopened.conn.close()
 
 
+def test_a_schema_5_archive_gains_the_snapshots_declared_date_when_it_opens(db, tmp_path):
+    db.execute("alter table snapshots drop column declared_modified")
+    archive.upsert_row(db, "meta", {"key": "schema_version", "value": "5"}, "key")
+    db.conn.close()
+    reopened = archive.open_archive(tmp_path / "archive.db")
+    assert "declared_modified" in {c.name for c in reopened["snapshots"].columns}
+    reopened.conn.close()
+
+
 def test_signatures_of_an_older_schema_are_recomputed_when_the_archive_opens(db, tmp_path):
     from extract.similarity import signature
 

@@ -153,6 +153,47 @@ def test_document_that_leaves_the_sitemap_is_marked_removed_then_restored(tmp_pa
     assert query(db, "select status from documents where id = ?", [doc["id"]])[0]["status"] == "live"
 
 
+def test_an_edit_whose_sitemap_lastmod_moved_is_declared_and_one_without_is_not(tmp_path):
+    folder = tmp_path / "site"
+    write_site(folder, {"dated-story": STORY, "quiet-story": STORY.replace("agency", "wire")})
+
+    def sitemap(dated: str) -> str:
+        return site.render_text(
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{{{{base}}}}/stories/dated-story/</loc><lastmod>{dated}</lastmod></url>"
+            "<url><loc>{{base}}/stories/quiet-story/</loc><lastmod>2024-01-01</lastmod></url>"
+            "</urlset>"
+        )
+
+    with Site(folder, host="127.0.0.63") as site:
+        site.set_page("/sitemap.xml", sitemap("2024-01-01"), content_type="application/xml")
+        # Re-checked every run, so the page whose lastmod stays put is fetched again too.
+        sources = site_sources(tmp_path, site, recheck_days="0")
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        for slug in ("dated-story", "quiet-story"):
+            page = (folder / "stories" / slug / "index.html").read_text()
+            site.set_page(f"/stories/{slug}/", page.replace("Sentence 3 ", "Sentence three "))
+        site.set_page("/sitemap.xml", sitemap("2024-02-05"), content_type="application/xml")
+        crawl(sources, db)
+    edits = query(
+        db,
+        """select d.url, e.detail, v.declared_change from events e
+        join documents d on d.id = e.document_id
+        join versions v on v.document_id = d.id and v.id = (
+            select max(id) from versions where document_id = d.id)
+        where e.kind = 'edited' order by d.url""",
+    )
+    assert [(e["url"].split("/")[-2], e["detail"], e["declared_change"]) for e in edits] == [
+        (
+            "dated-story",
+            "declared: its sitemap, feed or API entry was dated 2024-02-05",
+            "its sitemap, feed or API entry was dated 2024-02-05",
+        ),
+        ("quiet-story", "undeclared edit", None),
+    ]
+
+
 def test_sigterm_finishes_writes_and_marks_the_run_partial(tmp_path):
     folder = tmp_path / "site"
     write_site(folder, {f"story-{i}": STORY.replace("agency", f"agency {i}") for i in range(30)})
