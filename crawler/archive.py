@@ -24,7 +24,8 @@ from typing import Any
 import sqlite_utils
 
 #: 3: MinHash signatures hashed from word CRCs (`extract.similarity` format 2), re-signed on open.
-#: 4: urls.document_url. 5: run_sources (each run's 304s per source). 6: snapshots.declared_modified.
+#: 4: urls.document_url. 5: run_sources (each run's 304s per source).
+#: 6: snapshots.declared_modified, documents.published_from.
 SCHEMA_VERSION = 6
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
@@ -140,6 +141,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "title": str,
             "author": str,
             "published": str,
+            "published_from": str,
             "updated": str,
             "description": str,
             "language": str,
@@ -1102,11 +1104,7 @@ def _store_document(
         [url, snapshot["url"], snapshot["final_url"] or snapshot["url"]],
     )
     digest = content_hash(doc.title, doc.text)
-    published = (
-        doc.published
-        or snapshot.get("linked_date")
-        or (_http_date_iso(snapshot.get("last_modified")) if doc.content_type == "pdf" else None)
-    )
+    published, published_from = _publication_date(doc, snapshot)
     fields = {
         "url": url,
         "url_key": normalize_url(url),
@@ -1115,6 +1113,7 @@ def _store_document(
         "title": doc.title,
         "author": doc.author,
         "published": published,
+        "published_from": published_from,
         "updated": doc.updated,
         "description": doc.description,
         "language": doc.language,
@@ -1209,6 +1208,53 @@ def _store_document(
         _mark_withdrawn(db, document_id, doc.withdrawn, snapshot)
     _replace_children(db, document_id, doc, replacing=existing is not None)
     return outcome, document_id
+
+
+def _publication_date(doc: Any, snapshot: dict) -> tuple[str | None, str | None]:
+    """A document's publication date and where it came from (see `Document.published_from`).
+
+    What the document declares comes first; then the date a feed, sitemap or API gave it (for
+    a PDF, the listing date of the page that linked to it), which beats htmldate's guess from
+    the page ("Last modified: 20/03/2025" in a byline is not when it was published); for a PDF,
+    last of all, its Last-Modified header. `date_pdfs_by_linking_pages` can still better that.
+    """
+    declared = doc.published_from or ("pdf metadata" if doc.content_type == "pdf" else "page")
+    if doc.published and declared != "page guess":
+        return doc.published, declared
+    if snapshot.get("linked_date"):
+        return snapshot["linked_date"], "listing"
+    if doc.published:
+        return doc.published, declared
+    if doc.content_type == "pdf":
+        modified = _http_date_iso(snapshot.get("last_modified"))
+        if modified:
+            return modified, "last-modified"
+    return None, None
+
+
+def date_pdfs_by_linking_pages(db: sqlite_utils.Database) -> int:
+    """Date PDFs that declare no date by their publisher's page that links to them.
+
+    ARCHITECTURE.md: a PDF's date is its metadata's, else the linking page's, else its
+    Last-Modified header. The linking page's own date is known only once it is extracted,
+    perhaps after the PDF, so this runs after each extraction. Only pages of the PDF's own
+    source count (the press release of the report): a news story linking a years-old report
+    does not date it. The earliest such page wins.
+    """
+    with transaction(db):
+        return db.execute(
+            """update documents set published_from = 'linking page', published = (
+                select min(page.published) from links l
+                join documents page on page.id = l.document_id
+                where l.target_document_id = documents.id and page.source_id = documents.source_id
+                and page.content_type = 'html' and page.published is not null)
+            where content_type = 'pdf'
+            and (published is null or published_from in ('last-modified', 'linking page'))
+            and exists (
+                select 1 from links l join documents page on page.id = l.document_id
+                where l.target_document_id = documents.id and page.source_id = documents.source_id
+                and page.content_type = 'html' and page.published is not null)"""
+        ).rowcount
 
 
 def _old_version(rebuilding: Rebuild, document_id: int, snapshot: dict, digest: str) -> int | None:

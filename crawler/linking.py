@@ -14,6 +14,7 @@ def resolve_citations(db: sqlite_utils.Database) -> int:
     from extract.citations import compare_figures
 
     archive.resolve_links(db)
+    archive.date_pdfs_by_linking_pages(db)
     pairs = archive.citation_pairs_without_checks(db)
     for citing_id, cited_id in pairs:
         citing = archive.figures_of(db, citing_id)

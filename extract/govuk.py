@@ -67,6 +67,7 @@ def extract_govuk_content(body: bytes, url: str) -> Document:
         title=_text(item.get("title")),
         text=text,
         published=_iso(item.get("first_published_at")),
+        published_from="content api" if item.get("first_published_at") else None,
         updated=_iso(item.get("public_updated_at")),
         author=_organisation(item),
         description=_text(item.get("description")),

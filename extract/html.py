@@ -112,6 +112,7 @@ def extract_html(body: bytes, url: str, content_type: str | None = None) -> Docu
         title=about.title,
         text=main_text,
         published=about.published,
+        published_from=about.published_from,
         updated=about.updated,
         author=about.author,
         description=about.description,

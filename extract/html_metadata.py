@@ -29,6 +29,7 @@ class PageMetadata:
 
     title: str | None
     published: str | None
+    published_from: str | None  # see `Document.published_from`
     updated: str | None
     author: str | None
     description: str | None
@@ -48,9 +49,11 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or _title_suffix(tree)
     )
     labelled = _LabelledDates(tree)
+    published, published_from = _published(tree, meta, ld, url, labelled)
     return PageMetadata(
         title=_title(tree, meta, site_name),
-        published=_published(tree, meta, ld, url, labelled),
+        published=published,
+        published_from=published_from,
         updated=_updated(tree, meta, ld, labelled),
         author=_author(tree, meta, ld),
         description=_clean(
@@ -283,8 +286,8 @@ def _published(
     ld: list[dict[str, Any]],
     url: str,
     labelled: _LabelledDates,
-) -> str | None:
-    """The publication date the page declares, else htmldate's reading of its text."""
+) -> tuple[str | None, str | None]:
+    """The publication date the page declares, else htmldate's reading of it; and which."""
     for candidate in (
         *(meta.get(key) for key in _PUBLISHED_KEYS),
         _ld_value(ld, "datePublished"),
@@ -293,16 +296,16 @@ def _published(
     ):
         iso = _iso(candidate)
         if iso:
-            return iso
+            return iso, "page"
     if labelled.published:
-        return labelled.published
+        return labelled.published, "page text"
     if len(tree.text_content()) > MAX_DATE_SEARCH_CHARS:
-        return None
+        return None, None
     try:
-        found = find_date(tree, extensive_search=False, original_date=True, url=url or None)
+        found = _iso(find_date(tree, extensive_search=False, original_date=True, url=url or None))
     except (ValueError, TypeError, OverflowError, etree.LxmlError):
-        return None
-    return _iso(found)
+        return None, None
+    return found, "page guess" if found else None
 
 
 _UPDATED_TIME_XPATH = (

@@ -76,6 +76,11 @@ class Document:
     title: str | None = None
     text: str = ""
     published: str | None = None  # ISO 8601 date or datetime
+    # Where `published` came from, for a reader to weigh it and the archive to rank it against
+    # the date a feed or sitemap gave: "page" (declared in markup: meta tags, JSON-LD, <time>),
+    # "page text" (written under a label: "Published 3 March 2025"), "page guess" (htmldate's
+    # reading of the URL and text), "pdf metadata", "content api" (GOV.UK).
+    published_from: str | None = None
     updated: str | None = None
     author: str | None = None
     description: str | None = None

@@ -600,3 +600,67 @@ def test_a_source_with_no_delay_still_makes_one_request_at_a_time(tmp_path):
         starts = sorted(r.time for r in site.log if r.path.startswith("/d/"))
     assert len(starts) == 3
     assert all(later - earlier >= 0.35 for earlier, later in itertools.pairwise(starts))
+
+
+def test_publication_dates_rank_declared_then_listed_then_guessed_then_linking_page(tmp_path):
+    folder = tmp_path / "site"
+    (folder / "news").mkdir(parents=True)
+    (folder / "reports").mkdir()
+    story = " ".join(f"The inspectorate found {n} forces needed to improve." for n in range(30))
+    # A byline date htmldate reads, but the feed says when it was published.
+    (folder / "news" / "bylined.html").write_text(
+        "<html><head><title>Bylined</title></head><body><article><h1>Bylined</h1>"
+        f"<p class='byline'>Last modified: 20/03/2025</p><p>{story}</p></article></body></html>"
+    )
+    # Declared in markup: that wins over the feed. It links the report, which has no date.
+    (folder / "news" / "release.html").write_text(
+        '<html><head><title>Release</title><meta property="article:published_time" '
+        'content="2024-07-25T09:00:00+00:00"></head><body><article><h1>Release</h1>'
+        f'<p>{story}</p><p><a href="/reports/workforce.pdf">Read the report</a></p>'
+        "</article></body></html>"
+    )
+    (folder / "reports" / "workforce.pdf").write_bytes(
+        corrected_report_module().build_pdf([["Police workforce report. 4,372 officers."]])
+    )
+    items = "".join(
+        f"<item><title>{slug}</title><link>{{{{base}}}}/news/{slug}.html</link>"
+        "<pubDate>Wed, 15 Jan 2025 09:00:00 GMT</pubDate></item>"
+        for slug in ("bylined", "release")
+    )
+    (folder / "feed.xml").write_text(f'<rss version="2.0"><channel>{items}</channel></rss>')
+    with Site(folder, host="127.0.0.66") as site:
+        site.set_page(
+            "/reports/workforce.pdf",
+            (folder / "reports" / "workforce.pdf").read_bytes(),
+            last_modified="2025-03-20T10:00:00Z",
+            content_type="application/pdf",
+        )
+        site.set_page("/feed.xml", site.render_text((folder / "feed.xml").read_text()))
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[sources]]\nid = "office"\nname = "Office"\nkind = "watchdog"\n'
+            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
+            f'feeds = ["{site.url("/feed.xml")}"]\n'
+            "documents = ['/news/[a-z]+\\.html$', '\\.pdf$']\ndelay = 0\n"
+        )
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+    dates = {
+        r["url"].rsplit("/", 1)[1]: (r["published"][:10], r["published_from"])
+        for r in query(db, "select url, published, published_from from documents")
+    }
+    assert dates == {
+        "bylined.html": ("2025-01-15", "listing"),
+        "release.html": ("2024-07-25", "page"),
+        "workforce.pdf": ("2024-07-25", "linking page"),
+    }
+
+
+def corrected_report_module():
+    spec = importlib.util.spec_from_file_location(
+        "make_pdfs", ROOT / "tests/fixtures/extract/make_pdfs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

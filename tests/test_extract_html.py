@@ -535,3 +535,28 @@ def test_a_headline_that_is_the_whole_title_gives_no_site_name():
     )
     doc = extract_document(page.encode(), "https://w.example/guide", "text/html")
     assert (doc.title, doc.site_name) == ("Stop-and-search powers - a guide", None)
+
+
+@pytest.mark.parametrize(
+    "head, byline, path, published, source",
+    [
+        (
+            '<meta property="article:published_time" content="2025-03-04">',
+            "",
+            "",
+            "2025-03-04",
+            "page",
+        ),
+        ("", "<p>Published 3 March 2025</p>", "", "2025-03-03", "page text"),
+        ("", "", "2025/03/20/", "2025-03-20", "page guess"),
+        ("", "", "", None, None),
+    ],
+)
+def test_a_publication_date_says_where_it_came_from(head, byline, path, published, source):
+    text = " ".join(f"The inspectorate found {n} forces needed to improve." for n in range(30))
+    body = (
+        f"<html><head><title>Report</title>{head}</head><body><article><h1>Report</h1>"
+        f"{byline}<p>{text}</p></article></body></html>"
+    ).encode()
+    doc = extract_document(body, f"https://example.org/news/{path}report", "text/html")
+    assert (doc.published and doc.published[:10], doc.published_from) == (published, source)

@@ -31,9 +31,6 @@ class Candidate:
     modified: str | None = None
     title: str | None = None
     anchor: str | None = None
-    # `published` is the date of the page linking here, not this URL's own: it stands in for a
-    # PDF's missing date (ARCHITECTURE.md), never for a web page's.
-    dated_by_referrer: bool = False
 
 
 class DiscoveryError(Exception):

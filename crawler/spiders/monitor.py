@@ -196,7 +196,6 @@ class MonitorSpider(scrapy.Spider):
             self.undated.add(url)
         if candidate is not None:
             meta["linked_date"] = candidate.published
-            meta["dated_by_referrer"] = candidate.dated_by_referrer
             meta["declared_modified"] = candidate.modified
         yield scrapy.Request(
             url,
@@ -366,12 +365,7 @@ class MonitorSpider(scrapy.Spider):
             headers=headers,
             body=response.body,
             fetched_at=utcnow(),
-            linked_date=self.later_dates.pop(url, None)
-            or (
-                None
-                if response.meta.get("dated_by_referrer") and not _is_pdf(response)
-                else response.meta.get("linked_date")
-            ),
+            linked_date=self.later_dates.pop(url, None) or response.meta.get("linked_date"),
             declared_modified=response.meta.get("declared_modified"),
         )
 
@@ -459,15 +453,14 @@ class MonitorSpider(scrapy.Spider):
         reads_links = role == "listing" or (final_role == "document" and source.documents)
         if not reads_links:
             return
-        page_date = response.meta.get("linked_date")
         screen = self.link_screen(source, listing=role == "listing")
         for link in extract_links(response.body, response.url, screen=screen):
             if source.matches_document(link.url):
                 if due_only and not self.due(link.url, source):
                     continue
-                candidate = Candidate(
-                    url=link.url, published=page_date, anchor=link.anchor, dated_by_referrer=True
-                )
+                # Undated: a PDF takes the date of its publisher's page linking to it once that
+                # page is extracted (`archive.date_pdfs_by_linking_pages`).
+                candidate = Candidate(url=link.url, anchor=link.anchor)
                 yield from self.request(link.url, source, "document", candidate=candidate)
             elif self.listing_pages[source.id] >= source.max_pages:
                 if source.id not in self.limit_reported:
@@ -535,8 +528,8 @@ def _recheck_due(fetched: datetime | None, source: Source) -> bool:
 
 
 def _dates(candidate: Candidate | None) -> bool:
-    """Whether a candidate carries a date of its own (not one borrowed from a linking page)."""
-    return candidate is not None and bool(candidate.published) and not candidate.dated_by_referrer
+    """Whether a candidate carries a date of its own (a feed's, a sitemap's, an API's)."""
+    return candidate is not None and bool(candidate.published)
 
 
 def _is_html(response: Response) -> bool:
@@ -545,11 +538,6 @@ def _is_html(response: Response) -> bool:
         return True
     head = response.body[:512].lstrip().lower()
     return not content_type and (head.startswith(b"<!doctype html") or head.startswith(b"<html"))
-
-
-def _is_pdf(response: Response) -> bool:
-    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
-    return "pdf" in content_type or response.body[:1024].lstrip().startswith(b"%PDF")
 
 
 def _is_json(response: Response) -> bool:
