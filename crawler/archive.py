@@ -1213,10 +1213,10 @@ def _store_document(
 def _publication_date(doc: Any, snapshot: dict) -> tuple[str | None, str | None]:
     """A document's publication date and where it came from (see `Document.published_from`).
 
-    What the document declares comes first; then the date a feed, sitemap or API gave it (for
-    a PDF, the listing date of the page that linked to it), which beats htmldate's guess from
-    the page ("Last modified: 20/03/2025" in a byline is not when it was published); for a PDF,
-    last of all, its Last-Modified header. `date_pdfs_by_linking_pages` can still better that.
+    What the document declares comes first; then the date a feed, sitemap or API gave it, which
+    beats htmldate's guess from the page ("Last modified: 20/03/2025" in a byline is not when it
+    was published); for a PDF, last of all, its Last-Modified header, which the date of its
+    publisher's page linking to it replaces once that is known (`date_pdfs_by_linking_pages`).
     """
     declared = doc.published_from or ("pdf metadata" if doc.content_type == "pdf" else "page")
     if doc.published and declared != "page guess":
