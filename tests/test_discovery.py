@@ -122,6 +122,22 @@ def test_atom_relative_links_without_xml_base_resolve_against_the_feed_url():
     assert entry.url == "http://127.0.0.5:8001/articles/a"
 
 
+def test_a_report_attached_to_a_feed_entry_is_a_candidate_and_a_podcast_is_not():
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>Report out</title><link>https://w.example/news/a</link>
+<pubDate>Tue, 04 Mar 2025 09:00:00 GMT</pubDate>
+<enclosure url="/files/report.pdf" type="application/pdf" length="100"/></item>
+<item><title>Podcast</title><link>https://w.example/news/b</link>
+<enclosure url="https://w.example/episode.mp3" type="audio/mpeg" length="1"/></item>
+</channel></rss>"""
+    found = [(c.url, c.published) for c in parse_feed(body, "https://w.example/feed")]
+    assert found == [
+        ("https://w.example/news/a", "2025-03-04T09:00:00+00:00"),
+        ("https://w.example/files/report.pdf", "2025-03-04T09:00:00+00:00"),
+        ("https://w.example/news/b", None),
+    ]
+
+
 def test_billion_laughs_feed_is_refused_before_parsing():
     body = (
         BILLION_LAUGHS_DTD

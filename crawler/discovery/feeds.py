@@ -67,14 +67,15 @@ def parse_feed(body: bytes, url: str, problems: list[str] | None = None) -> list
         # dict.get: FeedParserDict.get("updated_parsed") silently falls back to the published date.
         published = dict.get(entry, "published_parsed")
         updated = dict.get(entry, "updated_parsed")
+        title = _clean_title(entry.get("title"))
         if is_atom:
-            candidates.append(
-                Candidate(link, _iso(published), _iso(updated), _clean_title(entry.get("title")))
-            )
+            candidates.append(Candidate(link, _iso(published), _iso(updated), title))
         else:
-            candidates.append(
-                Candidate(link, _iso(published or updated), None, _clean_title(entry.get("title")))
-            )
+            candidates.append(Candidate(link, _iso(published or updated), None, title))
+        for enclosure in _document_enclosures(entry, url):
+            if enclosure not in seen:
+                seen.add(enclosure)
+                candidates.append(Candidate(enclosure, candidates[-1].published, None, title))
     broken = parsed.get("bozo_exception")
     if not candidates and parsed.get("bozo"):
         # A broken feed that yields no link at all must say so, not pass as an empty feed.
@@ -84,6 +85,24 @@ def parse_feed(body: bytes, url: str, problems: list[str] | None = None) -> list
             f"feed is malformed XML, read only the {len(candidates)} entries before: {broken}"[:500]
         )
     return candidates
+
+
+# Files a feed entry attaches that are documents (a report's PDF, its data), not media.
+_DOCUMENT_TYPES = ("pdf", "msword", "officedocument", "opendocument", "ms-excel", "csv")
+_DOCUMENT_SUFFIXES = (".pdf", ".doc", ".docx", ".odt", ".xls", ".xlsx", ".ods", ".csv")
+
+
+def _document_enclosures(entry: feedparser.FeedParserDict, url: str) -> list[str]:
+    """An entry's enclosures (RSS `<enclosure>`, Atom `rel="enclosure"`) that are documents:
+    a watchdog's feed may attach the report to the press release. Podcasts and images are not."""
+    found = []
+    for enclosure in entry.get("enclosures") or []:
+        href = absolute_http_url(enclosure.get("href"), url)
+        kind = str(enclosure.get("type") or "").lower()
+        path = (href or "").split("?", 1)[0].lower()
+        if href and (any(t in kind for t in _DOCUMENT_TYPES) or path.endswith(_DOCUMENT_SUFFIXES)):
+            found.append(href)
+    return found
 
 
 def _entry_link(entry: feedparser.FeedParserDict) -> str | None:
