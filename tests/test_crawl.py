@@ -664,3 +664,42 @@ def corrected_report_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_a_feed_entry_s_attached_report_is_archived_when_it_matches_documents(tmp_path):
+    folder = tmp_path / "site"
+    (folder / "news").mkdir(parents=True)
+    (folder / "files").mkdir()
+    (folder / "news" / "release.html").write_text(
+        "<html><head><title>Release</title></head><body><article><h1>Release</h1>"
+        "<p>The inspectorate published its report on vetting today.</p></article></body></html>"
+    )
+    (folder / "files" / "report.pdf").write_bytes(
+        corrected_report_module().build_pdf([["Vetting report. 118 of 490 referrals."]])
+    )
+    (folder / "files" / "notes.docx").write_bytes(b"PK\x03\x04 not fetched")
+    (folder / "feed.xml").write_text(
+        '<rss version="2.0"><channel><item><title>Release</title>'
+        "<link>{{base}}/news/release.html</link><pubDate>Tue, 04 Mar 2025 09:00:00 GMT</pubDate>"
+        '<enclosure url="{{base}}/files/report.pdf" type="application/pdf" length="1"/>'
+        '<enclosure url="{{base}}/files/notes.docx" type="application/msword" length="1"/>'
+        "</item></channel></rss>"
+    )
+    with Site(folder, host="127.0.0.67") as site:
+        site.set_page("/feed.xml", site.render_text((folder / "feed.xml").read_text()))
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[sources]]\nid = "office"\nname = "Office"\nkind = "watchdog"\n'
+            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
+            f'feeds = ["{site.url("/feed.xml")}"]\n'
+            "documents = ['/news/', '\\.pdf$']\ndelay = 0\n"
+        )
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        paths = [r.path for r in site.log]
+    assert "/files/report.pdf" in paths and "/files/notes.docx" not in paths
+    found = query(db, "select url, published, published_from from documents order by url")
+    assert [(r["url"].rsplit("/", 1)[1], r["published"], r["published_from"]) for r in found] == [
+        ("report.pdf", "2025-03-04T09:00:00+00:00", "listing"),
+        ("release.html", "2025-03-04T09:00:00+00:00", "listing"),
+    ]

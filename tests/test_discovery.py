@@ -130,11 +130,11 @@ def test_a_report_attached_to_a_feed_entry_is_a_candidate_and_a_podcast_is_not()
 <item><title>Podcast</title><link>https://w.example/news/b</link>
 <enclosure url="https://w.example/episode.mp3" type="audio/mpeg" length="1"/></item>
 </channel></rss>"""
-    found = [(c.url, c.published) for c in parse_feed(body, "https://w.example/feed")]
+    found = [(c.url, c.published, c.enclosure) for c in parse_feed(body, "https://w.example/feed")]
     assert found == [
-        ("https://w.example/news/a", "2025-03-04T09:00:00+00:00"),
-        ("https://w.example/files/report.pdf", "2025-03-04T09:00:00+00:00"),
-        ("https://w.example/news/b", None),
+        ("https://w.example/news/a", "2025-03-04T09:00:00+00:00", False),
+        ("https://w.example/files/report.pdf", "2025-03-04T09:00:00+00:00", True),
+        ("https://w.example/news/b", None, False),
     ]
 
 

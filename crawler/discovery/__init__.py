@@ -31,6 +31,9 @@ class Candidate:
     modified: str | None = None
     title: str | None = None
     anchor: str | None = None
+    # A file a feed entry attaches (a report's PDF): fetched only when it matches `documents`,
+    # unlike the entry itself.
+    enclosure: bool = False
 
 
 class DiscoveryError(Exception):

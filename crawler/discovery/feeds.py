@@ -75,7 +75,8 @@ def parse_feed(body: bytes, url: str, problems: list[str] | None = None) -> list
         for enclosure in _document_enclosures(entry, url):
             if enclosure not in seen:
                 seen.add(enclosure)
-                candidates.append(Candidate(enclosure, candidates[-1].published, None, title))
+                published_at = candidates[-1].published
+                candidates.append(Candidate(enclosure, published_at, None, title, enclosure=True))
     broken = parsed.get("bozo_exception")
     if not candidates and parsed.get("bozo"):
         # A broken feed that yields no link at all must say so, not pass as an empty feed.

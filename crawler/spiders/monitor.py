@@ -383,7 +383,8 @@ class MonitorSpider(scrapy.Spider):
         if role == "feed":
             problems: list[str] = []
             for entry in parse_feed(body, url, problems):
-                yield from self.request(entry.url, source, "document", candidate=entry)
+                if not entry.enclosure or source.is_document(entry.url):
+                    yield from self.request(entry.url, source, "document", candidate=entry)
             for problem in problems:
                 yield self.failure(source.id, url, role, problem, response.status)
         elif role == "sitemap":
