@@ -1219,17 +1219,31 @@ def _publication_date(doc: Any, snapshot: dict) -> tuple[str | None, str | None]
     publisher's page linking to it replaces once that is known (`date_pdfs_by_linking_pages`).
     """
     declared = doc.published_from or ("pdf metadata" if doc.content_type == "pdf" else "page")
-    if doc.published and declared != "page guess":
-        return doc.published, declared
+    # A date after the fetch is a mistake (a PDF made on a machine whose clock said 2099, an
+    # event's date taken for the page's), not a publication date.
+    own = doc.published if doc.published and doc.published[:10] <= _day_after(snapshot) else None
+    if own and declared != "page guess":
+        return own, declared
     if snapshot.get("linked_date"):
         return snapshot["linked_date"], "listing"
-    if doc.published:
-        return doc.published, declared
+    if own:
+        return own, declared
     if doc.content_type == "pdf":
         modified = _http_date_iso(snapshot.get("last_modified"))
         if modified:
             return modified, "last-modified"
     return None, None
+
+
+def _day_after(snapshot: dict) -> str:
+    """The day after the fetch, as YYYY-MM-DD: time zones put a fresh page's date up to a day
+    ahead of the crawler's UTC clock."""
+    fetched = snapshot.get("fetched_at") or now()
+    try:
+        day = datetime.fromisoformat(fetched).date()
+    except ValueError:
+        return "9999-12-31"
+    return (day + timedelta(days=1)).isoformat()
 
 
 def date_pdfs_by_linking_pages(db: sqlite_utils.Database) -> int:

@@ -616,11 +616,16 @@ def test_publication_dates_rank_declared_then_listed_then_guessed_then_linking_p
     (folder / "news" / "release.html").write_text(
         '<html><head><title>Release</title><meta property="article:published_time" '
         'content="2024-07-25T09:00:00+00:00"></head><body><article><h1>Release</h1>'
-        f'<p>{story}</p><p><a href="/reports/workforce.pdf">Read the report</a></p>'
-        "</article></body></html>"
+        f'<p>{story}</p><p><a href="/reports/workforce.pdf">Read the report</a>'
+        '<a href="/reports/annex.pdf">Annex</a></p></article></body></html>'
     )
+    make_pdfs = corrected_report_module()
     (folder / "reports" / "workforce.pdf").write_bytes(
-        corrected_report_module().build_pdf([["Police workforce report. 4,372 officers."]])
+        make_pdfs.build_pdf([["Police workforce report. 4,372 officers."]])
+    )
+    # Made on a machine whose clock was wrong: no publication date at all.
+    (folder / "reports" / "annex.pdf").write_bytes(
+        make_pdfs.build_pdf([["Annex tables."]], info={"CreationDate": "D:20990101000000Z"})
     )
     items = "".join(
         f"<item><title>{slug}</title><link>{{{{base}}}}/news/{slug}.html</link>"
@@ -653,6 +658,7 @@ def test_publication_dates_rank_declared_then_listed_then_guessed_then_linking_p
         "bylined.html": ("2025-01-15", "listing"),
         "release.html": ("2024-07-25", "page"),
         "workforce.pdf": ("2024-07-25", "linking page"),
+        "annex.pdf": ("2024-07-25", "linking page"),
     }
 
 
