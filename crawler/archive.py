@@ -26,7 +26,8 @@ import sqlite_utils
 #: 3: MinHash signatures hashed from word CRCs (`extract.similarity` format 2), re-signed on open.
 #: 4: urls.document_url. 5: run_sources (each run's 304s per source).
 #: 6: snapshots.declared_modified, documents.published_from.
-SCHEMA_VERSION = 6
+#: 7: runs.entries_refused; run_sources.entries_refused, listing_walk and listing_limit.
+SCHEMA_VERSION = 7
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -56,6 +57,8 @@ TABLES: dict[str, dict[str, Any]] = {
             "documents_new": int,
             "documents_changed": int,
             "failures": int,
+            # Feed, sitemap and API entries the sources' rules refused (each named in the log).
+            "entries_refused": int,
             "bytes_received": int,
             "pid": int,
             "host": str,
@@ -96,13 +99,17 @@ TABLES: dict[str, dict[str, Any]] = {
         "foreign_keys": [("source_id", "sources", "id"), ("run_id", "runs", "id")],
     },
     # A 304 leaves no snapshot: what each run was answered with it, per source, is kept here
-    # (source health needs it run by run).
+    # (source health needs it run by run), with the feed, sitemap and API entries it refused and
+    # how far it walked the source's listing pages (see `listing_walk_before`).
     "run_sources": {
         "columns": {
             "run_id": int,
             "source_id": str,
             "not_modified": int,
             "document_not_modified": int,
+            "entries_refused": int,
+            "listing_walk": str,
+            "listing_limit": int,
         },
         "pk": ("run_id", "source_id"),
     },
@@ -628,6 +635,7 @@ def start_run(db: sqlite_utils.Database, source_ids: list[str], pid: int, host: 
                 "documents_new": 0,
                 "documents_changed": 0,
                 "failures": 0,
+                "entries_refused": 0,
                 "bytes_received": 0,
                 "pid": pid,
                 "host": host,
@@ -730,6 +738,56 @@ def record_api_listed(db: sqlite_utils.Database, source_id: str, api_url: str, r
             set run_id = excluded.run_id, started_at = excluded.started_at""",
             [source_id, api_url, run_id],
         )
+
+
+def listing_walk_before(db: sqlite_utils.Database, source_id: str, run_id: int) -> dict | None:
+    """How the last run before `run_id` that crawled the source left its listing pages.
+
+    `listing_walk` is "whole" (walked to the end), "stopped" (stopped early where nothing was
+    new) or "limit" (cut at `listing_limit` pages, the source's `max_pages` then); None when that
+    run's walk was cut short (stopped, killed, a listing page failed). None for a first run.
+    """
+    return row(
+        db,
+        """select rs.listing_walk, rs.listing_limit from runs r
+        left join run_sources rs on rs.run_id = r.id and rs.source_id = :source
+        where r.id < :run and r.status != 'running' and (r.sources is null
+          or exists (select 1 from json_each(r.sources) where value = :source))
+        order by r.id desc limit 1""",
+        {"source": source_id, "run": run_id},
+    )
+
+
+def record_run_source(
+    db: sqlite_utils.Database,
+    run_id: int,
+    source_id: str,
+    entries_refused: int,
+    listing_walk: str | None,
+    listing_limit: int | None,
+) -> None:
+    """What a run did for one source beyond its 304s: refused entries and its listing walk."""
+    with transaction(db):
+        db.execute(
+            """insert into run_sources (run_id, source_id, not_modified, document_not_modified,
+              entries_refused, listing_walk, listing_limit) values (?, ?, 0, 0, ?, ?, ?)
+            on conflict (run_id, source_id) do update set
+            entries_refused = excluded.entries_refused, listing_walk = excluded.listing_walk,
+            listing_limit = excluded.listing_limit""",
+            [run_id, source_id, entries_refused, listing_walk, listing_limit],
+        )
+
+
+def entries_refused_by_source(db: sqlite_utils.Database) -> dict[str, dict]:
+    """Per source, its latest run's count of refused feed, sitemap and API entries."""
+    return {
+        r["source_id"]: r
+        for r in db.query(
+            """select source_id, run_id, entries_refused from run_sources s
+            where run_id = (select max(run_id) from run_sources x
+              where x.source_id = s.source_id and x.entries_refused is not null)"""
+        )
+    }
 
 
 def failed_documents_due(

@@ -166,7 +166,14 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
         f"run {result.run_id} {result.status}: {c['pages_fetched']} pages fetched, "
         f"{c['not_modified']} not modified, {c['skipped_unchanged']} skipped as unchanged, "
         f"{c['documents_new']} new and {c['documents_changed']} changed documents, "
-        f"{c['failures']} failures" + (f", {result.alerts} alerts" if result.alerts else "")
+        f"{c['failures']} failures"
+        + (f", {result.alerts} alerts" if result.alerts else "")
+        + (
+            f", {c['entries_refused']} feed, sitemap or API entries refused (named in"
+            f" {result.log_dir / 'log.txt'})"
+            if c["entries_refused"] and result.log_dir
+            else ""
+        )
     )
 
 
@@ -282,6 +289,7 @@ def status(db_path) -> None:
     from crawler.health import source_health
 
     click.echo("\nsources:")
+    refused = archive.entries_refused_by_source(db)
     for h in source_health(db):
         click.echo(
             f"  {h.source_id:<20} {h.documents:>6} docs  last ok {h.last_success_at or '-'}  "
@@ -289,6 +297,12 @@ def status(db_path) -> None:
         )
         for flag in h.flags:
             click.echo(f"  {'':<20} !! {flag}: {h.reasons.get(flag, '')}")
+        last = refused.get(h.source_id)
+        if last and last["entries_refused"]:
+            click.echo(
+                f"  {'':<20} {last['entries_refused']} feed, sitemap or API entries refused in run"
+                f" #{last['run_id']} (outside allowed_domains or excluded; named in its log)"
+            )
     click.echo("\nlast runs:")
     for r in archive.recent_runs(db):
         status = r["status"]
@@ -298,6 +312,7 @@ def status(db_path) -> None:
             f"  #{r['id']} {r['started_at']} {status:<8} pages {r['pages_fetched']} "
             f"304 {r['not_modified']} new {r['documents_new']} changed {r['documents_changed']} "
             f"failures {r['failures']}"
+            + (f" refused {r['entries_refused']}" if r.get("entries_refused") else "")
         )
     click.echo("\nrecent failures:")
     for f in archive.recent_failures(db):

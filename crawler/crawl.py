@@ -89,6 +89,7 @@ def crawl(
         counts = archive.run_counts(db, run_id)
         counts["not_modified"] = int(stats.get("oversight/not_modified", 0))
         counts["skipped_unchanged"] = int(stats.get("oversight/skipped_unchanged", 0))
+        counts["entries_refused"] = int(stats.get("oversight/entries_refused", 0))
         if stopped or counts["failures"]:
             status = "partial"
         else:

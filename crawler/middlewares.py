@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
@@ -19,6 +20,7 @@ from twisted.python.failure import Failure
 from crawler import archive
 from crawler.failures import describe_failure
 from crawler.guards import refusal, resolves_private
+from extract.links import without_tracking
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -82,6 +84,27 @@ def robots_redirect_refusal(request: Request) -> str | None:
             f"robots.txt redirect from {chain[0]} refused: {host} is a private or loopback address"
         )
     return None
+
+
+class TrackingFreeRedirectMiddleware(RedirectMiddleware):
+    """Scrapy's redirects, to the target without its tracking parameters (utm_*, fbclid, ...).
+
+    A feed's `/r/1` that redirects to `/article/1?utm_source=feed` then lands on `/article/1`,
+    which the duplicate filter, the domain guard and the archive all see as the one page it is.
+    A server that redirects a page to its own tracking copy is followed as it asks: stripping
+    the parameters would send the crawl round in a loop.
+    """
+
+    def process_response(
+        self, request: Request, response: Response, spider=None
+    ) -> Request | Response:
+        result = super().process_response(request, response)
+        if not isinstance(result, Request):
+            return result
+        target = without_tracking(result.url)
+        if target in (*result.meta.get("redirect_urls", ()), result.url):
+            return result
+        return result.replace(url=target)
 
 
 class RobotsRulesMiddleware(RobotsTxtMiddleware):

@@ -65,6 +65,9 @@ BASE_SETTINGS: dict[str, Any] = {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         "crawler.middlewares.RobotsRulesMiddleware": 100,
         "crawler.middlewares.ConditionalRequestMiddleware": 560,
+        # Scrapy's, but a redirect target loses its tracking parameters before it is followed.
+        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+        "crawler.middlewares.TrackingFreeRedirectMiddleware": 600,
         # Above Scrapy's RetryMiddleware (550), so a 429's Retry-After slows the slot before the
         # retry is scheduled: responses pass through the higher numbers first.
         "crawler.middlewares.RetryAfterMiddleware": 551,

@@ -65,8 +65,11 @@ class Source:
 
     def is_document(self, url: str) -> bool:
         """A URL is a document when it matches `documents`, or `documents` is empty."""
-        if self.is_excluded(url):
-            return False
+        return not self.is_excluded(url) and self.wants_document(url)
+
+    def wants_document(self, url: str) -> bool:
+        """`is_document` before `exclude` has its say: whether a refused sitemap entry is worth
+        a warning (one `documents` leaves out is not)."""
         return not self._documents or any(p.search(url) for p in self._documents)
 
     def matches_document(self, url: str) -> bool:

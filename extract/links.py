@@ -8,7 +8,15 @@ citation can be matched to the archived document it points at.
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import (
+    parse_qsl,
+    unquote_plus,
+    urldefrag,
+    urlencode,
+    urljoin,
+    urlsplit,
+    urlunsplit,
+)
 
 from url_normalize import url_normalize
 
@@ -30,6 +38,24 @@ _TRACKING_PARAMS = {
 def _is_tracking(name: str) -> bool:
     name = name.lower()
     return name.startswith("utm_") or name in _TRACKING_PARAMS
+
+
+def without_tracking(url: str) -> str:
+    """`url` without its tracking parameters (utm_*, fbclid, gclid, ...), otherwise as written.
+
+    Unlike `normalize_url` this is safe for fetching: the other parameters keep their order and
+    their encoding, so `/news/?page=2&utm_source=x` becomes `/news/?page=2` and nothing else
+    changes. A crawler that kept the tracking copies would fetch and store one page many times.
+    """
+    base, mark, rest = url.partition("?")
+    if not mark:
+        return url
+    query, hash_mark, fragment = rest.partition("#")
+    kept = [
+        pair for pair in query.split("&") if not _is_tracking(unquote_plus(pair.partition("=")[0]))
+    ]
+    cleaned = base + ("?" + "&".join(kept) if kept else "")
+    return cleaned + hash_mark + fragment
 
 
 @lru_cache(maxsize=65536)

@@ -9,7 +9,7 @@ import pytest
 
 from extract import Document, ExtractionError, extract_document
 from extract.encoding import decode_html
-from extract.links import normalize_url
+from extract.links import normalize_url, without_tracking
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 ARTICLE_URL = "https://www.northgate-courier.example/news/2024/officer-dismissed"
@@ -246,6 +246,21 @@ def test_govuk_content_item_is_dispatched_to_the_govuk_reader():
 )
 def test_normalize_url_gives_one_form_per_document(url, normal):
     assert normalize_url(url) == normal
+
+
+@pytest.mark.parametrize(
+    ("url", "fetched"),
+    [
+        ("https://a.org/news/a?utm_source=twitter&utm_medium=social", "https://a.org/news/a"),
+        ("https://a.org/news/a?fbclid=IwAR0abc", "https://a.org/news/a"),
+        ("https://a.org/news/?page=2&utm_source=x", "https://a.org/news/?page=2"),
+        ("https://a.org/a?id=7&UTM_Campaign=x&gclid=1&ref=sm", "https://a.org/a?id=7&ref=sm"),
+        ("https://a.org/a?q=two%20words&utm%5Fsource=x", "https://a.org/a?q=two%20words"),
+        ("https://a.org/News/?b=2&a=1", "https://a.org/News/?b=2&a=1"),
+    ],
+)
+def test_tracking_parameters_are_removed_and_the_rest_is_left_as_written(url, fetched):
+    assert without_tracking(url) == fetched
 
 
 def test_normalize_url_matches_a_citation_to_the_archived_url(article):

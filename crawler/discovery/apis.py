@@ -27,6 +27,7 @@ __all__ = [
     "govuk_search_url",
     "parse_govuk_search",
     "parse_wordpress_posts",
+    "wordpress_plain_url",
     "wordpress_posts_url",
 ]
 
@@ -163,6 +164,18 @@ def wordpress_posts_url(api: Api, page: int = 1, since: str | None = None) -> st
         params["modified_after"] = f"{_day_before(since).isoformat()}T00:00:00"
     params["page"] = str(page)
     return _with_query(endpoint, params)
+
+
+def wordpress_plain_url(url: str) -> str | None:
+    """The same REST request through `?rest_route=` on the site root, or None when `url` is not
+    a `/wp-json/` address: a site without pretty permalinks answers 404 at `/wp-json/` and serves
+    its REST API only in this form."""
+    parts = urlsplit(url)
+    root, marker, route = parts.path.partition("/wp-json/")
+    if not marker:
+        return None
+    params = {"rest_route": "/" + route, **dict(parse_qsl(parts.query, keep_blank_values=True))}
+    return _with_query(urlunsplit((parts.scheme, parts.netloc, root + "/", "", "")), params)
 
 
 def parse_wordpress_posts(

@@ -1,9 +1,10 @@
 """The one spider: every source's feeds, sitemaps, listings and APIs, by the rules of ARCHITECTURE.md.
 
 Discovery (feeds, sitemaps, listings, APIs) decides what to fetch; this module applies the rules:
-each URL at most once per run, the final URL decides whether a response is a document,
-`exclude` and `allowed_domains` always win, and known documents whose declared modification date
-has not moved since their last fetch are skipped.
+each URL at most once per run (tracking parameters removed), the final URL decides whether a
+response is a document, `exclude` and `allowed_domains` always win, known documents whose declared
+modification date has not moved since their last fetch are skipped, and an incremental run stops
+walking a listing where it has nothing new.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crawler.discovery.apis import (
     govuk_search_url,
     parse_govuk_search,
     parse_wordpress_posts,
+    wordpress_plain_url,
     wordpress_posts_url,
 )
 from crawler.discovery.feeds import parse_feed
@@ -36,6 +38,7 @@ from crawler.items import FailureItem, NotModifiedItem, SnapshotItem
 from crawler.middlewares import stored_response
 from crawler.settings import download_slots
 from crawler.sources import Source
+from extract.links import without_tracking
 
 #: Statuses that reach the spider instead of being filtered, so each ends as a row.
 HANDLED_STATUSES = [304, *range(400, 600)]
@@ -74,6 +77,17 @@ class MonitorSpider(scrapy.Spider):
         self.sitemap_listed: dict[str, set[str]] = {s.id: set() for s in sources}
         self.sitemap_incomplete: set[str] = set()
         self.limit_reported: set[str] = set()
+        # Sources whose listing pages this run may stop walking where nothing is new (see
+        # `walks_incrementally`), those where it did, and those whose walk was cut short.
+        self.listing_before = {
+            s.id: archive.listing_walk_before(self.db, s.id, run_id) for s in sources
+        }
+        self.incremental = {s.id for s in sources if self.walks_incrementally(s)}
+        self.listing_stopped: set[str] = set()
+        self.listing_cut: set[str] = set()
+        # Documents asked for this run that the archive did not hold (see `nothing_new`).
+        self.unheld: set[str] = set()
+        self.entries_refused: Counter[str] = Counter()
         # Documents asked for without a date of their own from a feed, sitemap or API, and such
         # dates that came after the request (see `date_later`).
         self.undated: set[str] = set()
@@ -94,9 +108,13 @@ class MonitorSpider(scrapy.Spider):
 
     def request_dropped(self, request: scrapy.Request, spider=None) -> None:
         """A redirect back to a URL already in its own chain is a loop: the duplicate filter
-        drops it silently, so it is recorded here."""
+        drops it silently, so it is recorded here. A redirect to a page already asked for this
+        run (a feed's `/r/1` leading to a page the sitemap lists) is no loop: the feed's date
+        goes to that page."""
         chain = request.meta.get("redirect_urls") or []
         source_id = request.meta.get("source_id")
+        if source_id and chain and request.url not in chain:
+            self.date_later(request.url, _referred(request.meta))
         if source_id and request.url in chain:
             if chain[0] in self.api_pages:
                 self.apis_broken.add(self.api_pages[chain[0]])
@@ -150,13 +168,17 @@ class MonitorSpider(scrapy.Spider):
         role: str,
         seed: bool = False,
         candidate: Candidate | None = None,
+        listed_in: tuple[str, str] | None = None,
         **meta: Any,
     ) -> Iterator[Any]:
-        """A request for `url`, or a failure row when a seed is refused; links are dropped quietly.
+        """A request for `url`, or a failure row when a seed is refused; links are dropped quietly,
+        and a refused entry of a feed, sitemap or API (`listed_in`: its role and URL) is logged.
 
-        Each URL is considered once per run: the same navigation links on every page cost one
-        check, and Scrapy's duplicate filter stays the backstop.
+        Each URL is considered once per run, without its tracking parameters: the same
+        navigation links on every page cost one check, `?utm_source=` copies are the page
+        itself, and Scrapy's duplicate filter stays the backstop.
         """
+        url = without_tracking(url)
         if url in self.considered:
             self.date_later(url, candidate)
             return
@@ -166,6 +188,8 @@ class MonitorSpider(scrapy.Spider):
         reason = refusal(url, source)
         if reason:
             self.crawler.stats.inc_value("oversight/links_refused")
+            if listed_in:
+                self.refuse_entry(url, source, listed_in, reason)
             if seed or role == "api":
                 yield self.failure(source.id, url, role, reason)
             return
@@ -183,6 +207,8 @@ class MonitorSpider(scrapy.Spider):
             if url not in self.waiting:
                 self.waiting.add(url)
                 self.crawler.stats.inc_value("oversight/backing_off")
+            if role == "listing":
+                self.listing_cut.add(source.id)
             # Not settled for the run: a sitemap or feed reaching it later may date a change.
             self.considered.discard(url)
             return
@@ -194,6 +220,8 @@ class MonitorSpider(scrapy.Spider):
         )
         if role == "document" and not _dates(candidate):
             self.undated.add(url)
+        if role == "document" and self.due(url, source):
+            self.unheld.add(url)
         if candidate is not None:
             meta["linked_date"] = candidate.published
             meta["declared_modified"] = candidate.modified
@@ -204,6 +232,51 @@ class MonitorSpider(scrapy.Spider):
             meta=meta,
             priority=10 if role in DISCOVERY_ROLES else 0,
         )
+
+    def refuse_entry(
+        self, url: str, source: Source, listed_in: tuple[str, str], reason: str
+    ) -> None:
+        """A feed, sitemap or API entry the source's rules refuse is named in the run's log and
+        counted: unlike a page's links, which are mostly off-site by nature, an entry the site
+        lists as its own that is refused means a moved host or an `exclude` too wide."""
+        kind, listing = listed_in
+        self.entries_refused[source.id] += 1
+        self.crawler.stats.inc_value("oversight/entries_refused")
+        self.logger.warning(
+            "[%s] %s entry refused: %s (listed in %s): %s", source.id, kind, url, listing, reason
+        )
+
+    def walks_incrementally(self, source: Source) -> bool:
+        """Whether this run may stop walking the source's listing pages at the first one that
+        links only documents the archive holds (docs/sources.md, "Listing pages").
+
+        Only after a walk that reached the end of the listing, or stopped early itself, or hit
+        the `max_pages` in force now: after a first run, a killed or stopped one, a listing page
+        that failed or a raised `max_pages`, the listing is walked as far as it goes.
+        """
+        before = self.listing_before[source.id]
+        if not source.start_urls or not before or not before["listing_walk"]:
+            return False
+        limit = before["listing_limit"]
+        return limit is None or source.max_pages <= limit
+
+    def listing_walk(self, source: Source) -> str | None:
+        """How this finished run left the source's listing pages: "whole", "stopped" (early,
+        where nothing was new), "limit" (at `max_pages`), or None when a page of it failed."""
+        if not source.start_urls or source.id in self.listing_cut:
+            return None
+        if source.id in self.limit_reported:
+            return "limit"
+        return "stopped" if source.id in self.listing_stopped else "whole"
+
+    def listing_limit(self, source: Source, walk: str | None) -> int | None:
+        """How many listing pages deep the archive holds the listing after this run: this run's
+        `max_pages` when it hit it; the walk before's depth when this one stopped early; None
+        (no bound) after a whole walk."""
+        if walk == "limit":
+            return source.max_pages
+        before = self.listing_before[source.id]
+        return before["listing_limit"] if walk == "stopped" and before else None
 
     def date_later(self, url: str, candidate: Candidate | None) -> None:
         """A feed, sitemap or API dating a document first reached by a link (undated, or dated
@@ -272,11 +345,23 @@ class MonitorSpider(scrapy.Spider):
         if response.status >= 400:
             # Kept as it came (a block page saying why, a "withdrawn" notice), never extracted.
             yield self.snapshot(response, url, source, role)
+            plain = wordpress_plain_url(url) if meta.get("api_type") == "wordpress" else None
+            if response.status == 404 and plain:
+                # No pretty permalinks: the REST API answers only through `?rest_route=`.
+                yield from self.request(
+                    plain,
+                    source,
+                    "api",
+                    api_type="wordpress",
+                    api_url=meta["api_url"],
+                    tried_first=url,
+                )
+                return
             yield self.failure(
                 source.id,
                 url,
                 role,
-                f"HTTP {response.status}",
+                _error_reason(response),
                 response.status,
                 declared_modified=meta.get("declared_modified"),
             )
@@ -336,6 +421,8 @@ class MonitorSpider(scrapy.Spider):
         incomplete. `declared_modified`: the date a listing gave the page (see `backing_off`)."""
         if role == "sitemap":
             self.sitemap_incomplete.add(source_id)
+        elif role == "listing":
+            self.listing_cut.add(source_id)
         elif role == "api" and url in self.api_pages:
             self.apis_broken.add(self.api_pages[url])
         return FailureItem(
@@ -384,7 +471,9 @@ class MonitorSpider(scrapy.Spider):
             problems: list[str] = []
             for entry in parse_feed(body, url, problems):
                 if not entry.enclosure or source.is_document(entry.url):
-                    yield from self.request(entry.url, source, "document", candidate=entry)
+                    yield from self.request(
+                        entry.url, source, "document", candidate=entry, listed_in=(role, url)
+                    )
             for problem in problems:
                 yield self.failure(source.id, url, role, problem, response.status)
         elif role == "sitemap":
@@ -401,11 +490,16 @@ class MonitorSpider(scrapy.Spider):
                         at=utcnow(),
                     )
                     continue
-                yield from self.request(child.url, source, "sitemap")
+                yield from self.request(child.url, source, "sitemap", listed_in=(role, url))
             for entry in sitemap.urls:
-                self.sitemap_listed[source.id].add(entry.url)
-                if source.is_document(entry.url):
-                    yield from self.request(entry.url, source, "document", candidate=entry)
+                entry_url = without_tracking(entry.url)
+                self.sitemap_listed[source.id].add(entry_url)
+                # Entries `documents` leaves out are no news; one it wants but `exclude` or
+                # `allowed_domains` refuses is logged by `request`.
+                if source.wants_document(entry_url):
+                    yield from self.request(
+                        entry_url, source, "document", candidate=entry, listed_in=(role, url)
+                    )
         elif role == "api":
             yield from self.discover_api(response, source)
         elif _is_html(response):
@@ -430,7 +524,13 @@ class MonitorSpider(scrapy.Spider):
             }
             candidates, next_url = parse_wordpress_posts(response.body, response.url, headers)
         for candidate in candidates:
-            yield from self.request(candidate.url, source, "document", candidate=candidate)
+            yield from self.request(
+                candidate.url,
+                source,
+                "document",
+                candidate=candidate,
+                listed_in=("api", response.url),
+            )
         api_url = response.meta["api_url"]
         if next_url:
             api_type = response.meta.get("api_type")
@@ -455,38 +555,65 @@ class MonitorSpider(scrapy.Spider):
         if not reads_links:
             return
         screen = self.link_screen(source, listing=role == "listing")
+        documents: list[Candidate] = []
+        listings: list[str] = []
         for link in extract_links(response.body, response.url, screen=screen):
-            if source.matches_document(link.url):
-                if due_only and not self.due(link.url, source):
-                    continue
+            url = without_tracking(link.url)
+            if not source.matches_document(url):
+                listings.append(url)
+            elif not due_only or self.due(url, source):
                 # Undated: a PDF takes the date of its publisher's page linking to it once that
                 # page is extracted (`archive.date_pdfs_by_linking_pages`).
-                candidate = Candidate(url=link.url, anchor=link.anchor)
-                yield from self.request(link.url, source, "document", candidate=candidate)
-            elif self.listing_pages[source.id] >= source.max_pages:
-                if source.id not in self.limit_reported:
-                    self.limit_reported.add(source.id)
-                    reason = (
+                documents.append(Candidate(url=url, anchor=link.anchor))
+        for candidate in documents:
+            yield from self.request(candidate.url, source, "document", candidate=candidate)
+        if role == "listing" and listings and self.nothing_new(documents, source):
+            self.listing_stopped.add(source.id)
+            self.crawler.stats.inc_value("oversight/listing_stopped")
+            return
+        for url in listings:
+            if self.listing_pages[source.id] < source.max_pages:
+                yield from self.request(url, source, "listing")
+            elif source.id not in self.limit_reported:
+                self.limit_reported.add(source.id)
+                # The walk is not broken, only bounded: a FailureItem, not self.failure().
+                yield FailureItem(
+                    url=url,
+                    source_id=source.id,
+                    role="listing",
+                    reason=(
                         f"listing page limit reached ({source.max_pages} pages this run; "
                         "raise max_pages in sources.toml if the site really is that big)"
-                    )
-                    yield self.failure(source.id, link.url, "listing", reason)
-            else:
-                yield from self.request(link.url, source, "listing")
+                    ),
+                    at=utcnow(),
+                )
+
+    def nothing_new(self, documents: list[Candidate], source: Source) -> bool:
+        """Whether an incremental run may stop walking at a listing page: it links documents and
+        the archive held every one of them before this run (fetched within `recheck_days`), or
+        refuses it. A document a feed asked for first this run is new all the same: a feed of
+        the ten newest must not end the walk short of the eleventh. A page linking no document
+        at all (a hub) says nothing, and is walked on."""
+        if source.id not in self.incremental or not documents:
+            return False
+        return not any(c.url in self.unheld for c in documents)
 
     def link_screen(self, source: Source, listing: bool) -> LinkScreen:
         """Which links on a page are worth a request: documents, and listings on a listing page.
 
-        Links already considered this run are refused before any pattern is tried, and the
-        screen remembers refused hrefs so repeated menus cost no parse (see `LinkScreen`).
+        Links already considered this run are refused (except a listing page's documents), and
+        the screen remembers refused hrefs so repeated menus cost no parse (see `LinkScreen`).
         """
         key = (source.id, listing)
         if key not in self.screens:
 
             def wanted(url: str) -> bool:
-                if url in self.considered:
-                    return False
-                return source.matches_document(url) or (listing and source.is_listing(url))
+                url = without_tracking(url)
+                if source.matches_document(url):
+                    # A listing page's documents all count for `nothing_new`, even those
+                    # already asked for this run.
+                    return listing or url not in self.considered
+                return listing and url not in self.considered and source.is_listing(url)
 
             self.screens[key] = LinkScreen(wanted, remember=UNWANTED_MAX)
         return self.screens[key]
@@ -507,6 +634,16 @@ class MonitorSpider(scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         archive.mark_seen(self.db, self.skipped_unchanged, utcnow())
+        for source in self.sources.values():
+            walk = self.listing_walk(source) if reason == "finished" else None
+            archive.record_run_source(
+                self.db,
+                self.run_id,
+                source.id,
+                self.entries_refused[source.id],
+                walk,
+                self.listing_limit(source, walk),
+            )
         # Documents stored before a feed, sitemap or API gave their date (see `date_later`).
         archive.date_snapshots(self.db, self.run_id, self.later_dates)
         if reason == "finished":
@@ -520,6 +657,27 @@ class MonitorSpider(scrapy.Spider):
                     )
                     self.crawler.stats.inc_value("oversight/unlisted", counts["removed"])
         self.db.conn.close()
+
+
+def _referred(meta: dict) -> Candidate:
+    """The dates a request carried from the feed, sitemap or page that listed it."""
+    return Candidate(
+        url="",
+        published=meta.get("linked_date"),
+        modified=meta.get("declared_modified"),
+    )
+
+
+def _error_reason(response: Response) -> str:
+    """`HTTP <status>`; for a WordPress REST API missing in both forms, where it was looked for."""
+    reason = f"HTTP {response.status}"
+    tried_first = response.meta.get("tried_first")
+    if tried_first and response.status == 404:
+        reason += (
+            f" here and at {tried_first}: no WordPress REST API in either form (switched off,"
+            " or the api url in sources.toml is wrong)"
+        )
+    return reason[:500]
 
 
 def _recheck_due(fetched: datetime | None, source: Source) -> bool:
