@@ -296,3 +296,27 @@ def test_a_metadata_title_naming_no_report_gives_way_to_the_cover(meta_title):
     )
     doc = extract_document(pdf, URL, "application/pdf")
     assert doc.title == "Police integrity and corruption"
+
+
+def test_a_change_with_a_minus_sign_is_not_read_as_a_rise():
+    pdf = make_pdfs().build_pdf(
+        [["Individual behaviours", "17,995", "−1%", "Discriminatory behaviour"]]
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert "−1%" in doc.text
+    assert [(f.kind, f.value) for f in doc.figures] == [("count", 17995)]
+
+
+def test_contents_page_numbers_after_dot_leaders_are_not_figures():
+    pdf = make_pdfs().build_pdf(
+        [
+            [
+                "Contents",
+                "Findings ........ 9",
+                "About the data . . . . . . . . 12",
+                "We found 40 cases.",
+            ]
+        ]
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert [f.value for f in doc.figures] == [40]
