@@ -72,8 +72,9 @@ def _ci(pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 
 _D = DIGITS_PATTERN
-# A number written in digits that is not part of a larger token ("2022/23", "v2.1", "M25").
-_DB = rf"(?<![\w.,/£$€\-–]){_D}(?![\d]|[.,/]\d)"
+# A number written in digits that is not part of a larger token ("2022/23", "v2.1", "M25"), nor
+# signed ("-1%", "−1%" with the minus sign U+2212): a table's signed change is not a count.
+_DB = rf"(?<![\w.,/£$€\-–−]){_D}(?![\d]|[.,/]\d)"
 _W = rf"\b{NUMBER_WORDS_PATTERN}\b"
 _NUM = rf"(?:{_DB}|{_W})(?:[\s-]+and[\s-]+a[\s-]+half)?"
 
@@ -247,6 +248,11 @@ _MASKS: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = [
     (_ci(r"\b(?:ISBN|ISSN)[:\s]*[\dX-]{8,}"), _ci(r"ISBN|ISSN")),
     (_ci(r"\bpage\s+\d+\s+of\s+\d+\b"), _ci(r"page\s+\d")),
     (re.compile(r"^[ \t]*\d{1,4}[ \t]*$", _ML), None),  # a page number on a line of its own
+    # A contents line's page number after its dot leader: "Findings ........ 9".
+    (
+        re.compile(r"(?:[.…][ \t]?){4,}[ \t]*\d{1,4}[ \t]*$", _ML),
+        re.compile(r"\.[ \t]?\.[ \t]?\.|…"),
+    ),
     (_ci(r"\b\d+\s*(?:min|mins|minutes?)\s+read\b"), _ci(r"min(?:s|utes?)?\s+read")),
     (re.compile(r"^[ \t]*\(?\d{1,2}[.)][ \t]", _ML), None),  # "1. ", "2) ", "(3) "
     (
@@ -462,10 +468,10 @@ _AGE = _ci(
 )
 _AGE_TRIGGER = _ci(r"age[ds]?\s")
 _FINANCIAL_YEAR = re.compile(
-    rf"(?<![\w./£$€\-–])(?P<y>{_YEAR})\s?[/–-]\s?(?P<y2>(?:19|20)?\d\d)(?![\d%]|\.\d|/)"
+    rf"(?<![\w./£$€\-–−])(?P<y>{_YEAR})\s?[/–-]\s?(?P<y2>(?:19|20)?\d\d)(?![\d%]|\.\d|/)"
 )
 _SINGLE_YEAR = _ci(
-    rf"(?<![\w.,/£$€\-–])(?P<y>{_YEAR})(?![\w%]|[.,]\d|\s?(?:per\s?cent|percent|million|billion)\b)"
+    rf"(?<![\w.,/£$€\-–−])(?P<y>{_YEAR})(?![\w%]|[.,]\d|\s?(?:per\s?cent|percent|million|billion)\b)"
 )
 _COUNT = _ci(rf"(?P<num>{_NUM})(?!\w)(?:\s+(?P<scale>million|billion|trillion|thousand|bn)\b)?")
 _YEAR_PREPOSITION = re.compile(r"\b(?:since|in|by|until|from|during|before|after|of|between)\s+$")

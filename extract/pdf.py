@@ -1,7 +1,8 @@
 """PDF reports to Documents, page by page, with every failure explained.
 
 Watchdog reports are PDFs: the text keeps its page boundaries (`page_starts`) so a figure can be
-cited by page. Encrypted, corrupt and scanned (image-only) files become ExtractionErrors saying
+cited by page, and is cleaned as a reader sees it (running headers, footnote markers, ligatures
+and line-end hyphens out: `extract/pdf_text.py`). Encrypted, corrupt and scanned (image-only) files become ExtractionErrors saying
 which; a hostile file (thousands of pages, streams that inflate to gigabytes) is read only up to
 fixed page, size and time limits.
 """
@@ -22,6 +23,12 @@ from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedErr
 
 from extract.entities import find_mentions
 from extract.links import absolute_url, dedupe_links
+from extract.pdf_text import (
+    page_text,
+    with_words_rejoined,
+    without_ligatures,
+    without_running_lines,
+)
 from extract.records import Document, ExtractionError, Link
 
 MAX_PAGES = 2000
@@ -32,17 +39,27 @@ TIME_BUDGET_SECONDS = 60.0
 _PDF_DATE = re.compile(
     r"^D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(Z|[+-]\d{2}'?\d{2}'?|[+-]\d{2})?"
 )
+# Metadata titles that name no report: placeholders, file names, templates ("HMICFRS report
+# template"), and reportlab's defaults.
 _UNHELPFUL_TITLE = re.compile(
     r"^(untitled|title|document\d*|report|slide \d+|powerpoint presentation|word document"
-    r"|microsoft (word|powerpoint)\b.*|.*\.(docx?|pdf|indd|pptx?|rtf|odt))$",
+    r"|microsoft (word|powerpoint)\b.*|.*\.(docx?|pdf|indd|pptx?|rtf|odt)"
+    r"|.*\btemplate( v?[\d.]+)?|\(anonymous\)|\(unspecified\))$",
     re.IGNORECASE,
 )
+_MARKING = r"official(\s?[-–]?\s?sensitive)?|not protectively marked|restricted|confidential|draft"
+_PROTECTIVE_MARKING = re.compile(rf"^({_MARKING})$", re.IGNORECASE)
 # Lines on a cover page that are not its title: protective markings, dates, page numbers.
 _NOT_A_TITLE_LINE = re.compile(
-    r"^(official(-sensitive)?|not protectively marked|restricted|confidential|draft"
-    r"|page \d+( of \d+)?|\d+|[\d\s/.,-]+|(\d{1,2} )?[a-z]+ \d{4}|contents)$",
+    rf"^({_MARKING}|page \d+( of \d+)?|\d+|[\d\s/.,-]+|(\d{{1,2}} )?[a-z]+ \d{{4}}|contents)$",
     re.IGNORECASE,
 )
+# A cover title line that goes on to the next: it ends on a comma, colon or dash, or on a word
+# that cannot end a title ("Police effectiveness," / "efficiency and legitimacy").
+_TITLE_GOES_ON = re.compile(
+    r"([,:;–—-]|\b(and|or|of|the|for|in|on|to|a|an|with|by))$", re.IGNORECASE
+)
+_MAX_TITLE_LINES = 3
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -54,6 +71,7 @@ def extract_pdf(body: bytes, url: str) -> Document:
     pages, page_links, omissions = _page_texts(reader)
     if not any(page.strip() for page in pages):
         raise ExtractionError("PDF has no extractable text (image-only? scanned pages need OCR)")
+    pages = with_words_rejoined(without_running_lines(pages))
 
     starts, offset = [], 0
     for page in pages:
@@ -142,11 +160,12 @@ def _read_pages(
         try:
             page = reader.pages[number]
             contents = page.get_contents()
-            if contents is not None and len(contents.get_data()) > MAX_PAGE_CONTENT_BYTES:
+            content = contents.get_data() if contents is not None else b""
+            if len(content) > MAX_PAGE_CONTENT_BYTES:
                 oversized.append(number + 1)
                 pages.append("")  # an inflated stream this size is a bomb, not prose
                 continue
-            text = page.extract_text() or ""
+            text = page_text(page, content)
             links.extend(_page_links(page))
         except (LimitReachedError, MemoryError):
             oversized.append(number + 1)
@@ -221,8 +240,9 @@ def _pages(numbers: list[int]) -> str:
 
 
 def _tidy(text: str) -> str:
-    text = text.replace("\x00", "")
-    lines = [line.rstrip() for line in text.splitlines()]
+    text = without_ligatures(text.replace("\x00", ""))
+    # Stripped at the start too: a footnote's marker, dropped, leaves the space that followed it.
+    lines = [line.strip() for line in text.splitlines()]
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
 
@@ -261,21 +281,49 @@ def _clean(value: Any) -> str | None:
 
 
 def _title(meta_title: Any, pages: list[str]) -> str | None:
-    """The metadata title when it is a real one, else the first line that reads like a title."""
+    """The metadata title when it is a real one, else the cover's title.
+
+    A metadata title that is only a protective marking ("OFFICIAL") or the publisher's name
+    would be every report's title, so the cover's is taken instead.
+    """
     title = _clean(meta_title)
-    if title and len(title) >= 3 and not _UNHELPFUL_TITLE.match(title):
+    if (
+        title
+        and len(title) >= 3
+        and not _UNHELPFUL_TITLE.match(title)
+        and not _PROTECTIVE_MARKING.match(title)
+        and not _only_a_publisher(title)
+    ):
         return title
     for page in pages[:3]:
-        for line in page.splitlines():
-            line = " ".join(line.split())
-            if (
-                len(re.findall(r"[^\W\d_]", line)) >= 4
-                and len(line) <= 200
-                and not _NOT_A_TITLE_LINE.match(line)
-                and not _only_a_publisher(line)
-            ):
-                return line
+        lines = [" ".join(line.split()) for line in page.splitlines()]
+        for number, line in enumerate(lines):
+            if _reads_like_a_title(line):
+                return _with_continuation(line, lines[number + 1 :])
     return None
+
+
+def _reads_like_a_title(line: str) -> bool:
+    return (
+        len(re.findall(r"[^\W\d_]", line)) >= 4
+        and len(line) <= 200
+        and not _NOT_A_TITLE_LINE.match(line)
+        and not _only_a_publisher(line)
+    )
+
+
+def _with_continuation(title: str, following: list[str]) -> str:
+    """A cover title set on several lines, joined: each line that ends mid-phrase, or is
+    followed by one that starts in lower case, goes on to the next ("Police workforce, England
+    and Wales:" / "31 March 2024")."""
+    for line in following[: _MAX_TITLE_LINES - 1]:
+        goes_on = _TITLE_GOES_ON.search(title) or line[:1].islower()
+        if not line or not goes_on or len(title) + len(line) > 200:
+            break
+        if _PROTECTIVE_MARKING.match(line) or _only_a_publisher(line):
+            break
+        title = f"{title} {line}"
+    return title
 
 
 def _only_a_publisher(line: str) -> bool:

@@ -127,3 +127,196 @@ def test_pdf_bomb_is_read_within_limits():
         f"PDF has 2,200 pages: only the first {MAX_PAGES:,} were read",
         "PDF page 1 left out: content too large to read (a decompression bomb?)",
     ]
+
+
+BODY = [
+    ("Overall summary", "We assessed 31 areas."),
+    ("Investigating crime", "Supervisors reviewed 32 investigations."),
+    ("Protecting the public", "The unit had 33 investigators."),
+    ("Vetting", "We reviewed 34 vetting files."),
+    ("About the data", "Data came from 35 forces."),
+]
+
+
+def report_pages(count: int) -> list[list[str]]:
+    """Pages under a protective marking and a publisher's header, numbered in the footer."""
+    return [
+        [
+            "OFFICIAL",
+            "HMICFRS | PEEL 2023–25 | Kent Police",
+            *BODY[n - 1],
+            f"Page {n} of {count}",
+            "OFFICIAL",
+        ]
+        for n in range(1, count + 1)
+    ]
+
+
+def test_running_headers_and_footers_are_dropped_and_page_offsets_kept():
+    doc = extract_document(make_pdfs().build_pdf(report_pages(5)), URL, "application/pdf")
+    assert "OFFICIAL" not in doc.text
+    assert "HMICFRS" not in doc.text
+    assert "Page 3 of 5" not in doc.text
+    assert len(doc.page_starts) == 5
+    for (heading, sentence), start in zip(BODY, doc.page_starts, strict=True):
+        assert doc.text[start:].startswith(f"{heading}\n{sentence}")
+    assert [f.text for f in doc.figures if f.kind == "year"] == []
+    assert [(f.page, f.value) for f in doc.figures] == [(n, 30 + n) for n in range(1, 6)]
+
+
+def test_bare_page_numbers_at_the_foot_of_most_pages_are_dropped():
+    pages = [[*BODY[n - 1], str(n)] for n in range(1, 5)]
+    doc = extract_document(make_pdfs().build_pdf(pages), URL, "application/pdf")
+    assert doc.text.split("\n\n") == ["\n".join(lines) for lines in BODY[:4]]
+
+
+def test_a_table_number_above_a_bare_page_number_is_kept():
+    ranks = ["Chief officers", "Superintendents", "Inspectors", "Sergeants"]
+    tables = [[*BODY[n], ranks[n], f"2{n}9"] for n in range(4)]
+    pages = [[*table, str(n)] for n, table in enumerate(tables, start=1)]
+    doc = extract_document(make_pdfs().build_pdf(pages), URL, "application/pdf")
+    assert doc.text.split("\n\n") == ["\n".join(table) for table in tables]
+
+
+def test_a_running_line_inside_a_page_is_kept():
+    pages = report_pages(4)
+    pages[2].insert(3, "OFFICIAL")
+    doc = extract_document(make_pdfs().build_pdf(pages), URL, "application/pdf")
+    third = doc.text[doc.page_starts[2] : doc.page_starts[3]]
+    assert third.strip() == "Protecting the public\nOFFICIAL\nThe unit had 33 investigators."
+
+
+def test_a_page_of_nothing_but_running_lines_keeps_them():
+    pages = report_pages(4)
+    pages[3] = ["OFFICIAL", "Page 4 of 4"]
+    doc = extract_document(make_pdfs().build_pdf(pages), URL, "application/pdf")
+    assert doc.text[doc.page_starts[3] :] == "OFFICIAL\nPage 4 of 4"
+    assert "OFFICIAL" not in doc.text[: doc.page_starts[3]]
+
+
+def test_a_two_page_document_keeps_its_repeated_lines():
+    doc = extract_document(make_pdfs().build_pdf(report_pages(2)), URL, "application/pdf")
+    assert doc.text.count("OFFICIAL") == 4
+    assert "Page 2 of 2" in doc.text
+
+
+@pytest.mark.parametrize("superscripts", ["rise", "baseline"])
+def test_footnote_markers_are_not_read_into_the_numbers_they_follow(superscripts):
+    pdf = make_pdfs().build_pdf(
+        [
+            [
+                "In 2023/24, 118 of 490^{2} corruption referrals were about",
+                "abuse of position. Forces referred 4,372^{3} cases, and",
+                "24%^{4} of these were about serious injury.",
+                "^{2} Figures are for the year ending 31 March 2024.",
+            ]
+        ],
+        superscripts=superscripts,
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert "118 of 490 corruption referrals" in doc.text
+    assert "4,372 cases" in doc.text
+    assert "24% of these" in doc.text
+    referrals = next(f for f in doc.figures if f.unit == "referral")
+    assert (referrals.value, referrals.denominator) == (118, 490)
+    assert 4372 in [f.value for f in doc.figures]
+    assert [f.value for f in doc.figures if f.kind == "count" and f.value < 10] == []
+
+
+def test_ligature_glyphs_are_read_as_their_letters():
+    pdf = make_pdfs().build_pdf([["The ﬁrearms team had 87 ofﬁcers and", "ﬂagged 12 aﬃliations."]])
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert doc.text == "The firearms team had 87 officers and\nflagged 12 affiliations."
+    assert [f.unit for f in doc.figures] == ["officer", "affiliation"]
+
+
+def test_words_hyphenated_at_line_ends_are_rejoined_and_compounds_keep_their_hyphen():
+    pdf = make_pdfs().build_pdf(
+        [
+            [
+                "Forces sent 40 notifi-",
+                "cations about 3,200 stop and search en-",
+                "counters. A multi-agency panel met; the multi-",
+                "agency panel and the stop-",
+                "and-search team agreed.",
+            ]
+        ]
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert "40 notifications about" in doc.text
+    assert "search encounters." in doc.text
+    assert "the multi-\nagency panel" in doc.text
+    assert "the stop-\nand-search team" in doc.text
+
+
+def test_a_word_broken_at_a_prefix_the_document_hyphenates_keeps_its_hyphen():
+    pdf = make_pdfs().build_pdf([["A non-crime incident and a non-", "recordable one."]])
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert "a non-\nrecordable one" in doc.text
+
+
+@pytest.mark.parametrize(
+    ("cover", "title"),
+    [
+        (
+            [
+                "OFFICIAL",
+                "PEEL 2023–25: Police effectiveness,",
+                "efficiency and legitimacy",
+                "An inspection of Kent Police",
+            ],
+            "PEEL 2023–25: Police effectiveness, efficiency and legitimacy",
+        ),
+        (
+            ["Police workforce, England and Wales:", "31 March 2024", "Published 25 July 2024"],
+            "Police workforce, England and Wales: 31 March 2024",
+        ),
+    ],
+)
+def test_a_cover_title_set_on_two_lines_is_one_title(cover, title):
+    doc = extract_document(make_pdfs().build_pdf([cover]), URL, "application/pdf")
+    assert doc.title == title
+
+
+@pytest.mark.parametrize("below", ["OFFICIAL", "Independent Office for Police Conduct"])
+def test_a_cover_title_does_not_run_on_into_a_marking_or_the_publisher(below):
+    pdf = make_pdfs().build_pdf([["Deaths during or following police contact:", below]])
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert doc.title == "Deaths during or following police contact:"
+
+
+@pytest.mark.parametrize(
+    "meta_title",
+    ["OFFICIAL", "OFFICIAL-SENSITIVE", "HMICFRS", "HMICFRS report template", "(anonymous)"],
+)
+def test_a_metadata_title_naming_no_report_gives_way_to_the_cover(meta_title):
+    pdf = make_pdfs().build_pdf(
+        [["OFFICIAL", "Police integrity and corruption", "An inspection"]],
+        info={"Title": meta_title},
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert doc.title == "Police integrity and corruption"
+
+
+def test_a_change_with_a_minus_sign_is_not_read_as_a_rise():
+    pdf = make_pdfs().build_pdf(
+        [["Individual behaviours", "17,995", "−1%", "Discriminatory behaviour"]]
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert "−1%" in doc.text
+    assert [(f.kind, f.value) for f in doc.figures] == [("count", 17995)]
+
+
+def test_contents_page_numbers_after_dot_leaders_are_not_figures():
+    pdf = make_pdfs().build_pdf(
+        [
+            [
+                "Contents",
+                "Findings ........ 9",
+                "About the data . . . . . . . . 12",
+                "We found 40 cases.",
+            ]
+        ]
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert [f.value for f in doc.figures] == [40]
