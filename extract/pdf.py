@@ -2,9 +2,9 @@
 
 Watchdog reports are PDFs: the text keeps its page boundaries (`page_starts`) so a figure can be
 cited by page, and is cleaned as a reader sees it (running headers, footnote markers, ligatures
-and line-end hyphens out: `extract/pdf_text.py`). Encrypted, corrupt and scanned (image-only) files become ExtractionErrors saying
-which; a hostile file (thousands of pages, streams that inflate to gigabytes) is read only up to
-fixed page, size and time limits.
+and line-end hyphens out: `extract/pdf_text.py`). Encrypted, corrupt and scanned (image-only)
+files become ExtractionErrors saying which; a hostile file (thousands of pages, streams that
+inflate to gigabytes) is read only up to fixed page, size and time limits.
 """
 
 from __future__ import annotations
