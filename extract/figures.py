@@ -36,6 +36,7 @@ with zeros for parts not given ("November 2019" is 20191100, "3 March" is 303).
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from bisect import bisect_left, bisect_right
@@ -537,22 +538,30 @@ def _windows(
     Every pass runs inside these only: most of a page has no digit or number word, and running
     a few dozen patterns over all of it would cost more than extracting the page did. Windows
     start and end on spaces, so a link or an identifier is never cut in two.
+
+    The searches for those spaces never look at the same text twice: a text without spaces
+    ("$$$$...", a megabyte of them) made searching back from every anchor quadratic (56 s).
     """
     windows: list[tuple[int, int]] = []
     size = len(lower)
     for anchor_start, anchor_end in anchors:
         start = max(0, anchor_start - before)
-        start = max(lower.rfind(" ", 0, start), lower.rfind("\n", 0, start)) + 1
         end = min(size, anchor_end + after)
+        if not windows or start > windows[-1][1]:
+            # A space before the window before ends would merge the two anyway.
+            searched = windows[-1][1] if windows else 0
+            start = max(lower.rfind(" ", searched, start), lower.rfind("\n", searched, start)) + 1
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], max(windows[-1][1], end))
         else:
             windows.append((start, end))
     result = []
+    space = -1  # the first white space at or after the previous window's end
     for start, end in windows:
-        while end < size and not lower[end].isspace():
-            end += 1
-        result.append((start, end))
+        if space < end:
+            found = _SPACE.search(lower, end)
+            space = found.start() if found else size
+        result.append((start, space))
     return result
 
 
@@ -1241,15 +1250,40 @@ _PERIOD = _ci(
 _PERIOD_TRIGGER = _ci(rf"{_YEAR}|year|month|week|quarter|decade")
 
 
-def _period_for(periods: list[tuple[int, int, str]], fig: _Found) -> str | None:
+@dataclass
+class _Periods:
+    """The period phrases of one sentence, in order; they never overlap, so their starts and
+    their ends are both sorted."""
+
+    starts: list[int]
+    ends: list[int]
+    phrases: list[str]
+
+
+def _period_for(periods: _Periods, fig: _Found) -> str | None:
+    """The period nearest the figure that does not overlap it; the one before it on a tie.
+
+    Only the nearest period on each side can be it, and bisection finds both: comparing every
+    period with every figure is quadratic in a "sentence" of thousands of both (a flattened
+    table), which took 80 s.
+    """
+    before = bisect_right(periods.ends, fig.start) - 1
+    after = bisect_left(periods.starts, fig.end)
     best: tuple[int, str] | None = None
-    for start, end, phrase in periods:
-        if start < fig.end and fig.start < end:
-            continue
-        distance = start - fig.end if start >= fig.end else fig.start - end
-        if best is None or distance < best[0]:
-            best = (distance, phrase)
+    if before >= 0:
+        best = (fig.start - periods.ends[before], periods.phrases[before])
+    if after < len(periods.starts) and (best is None or periods.starts[after] - fig.end < best[0]):
+        best = (periods.starts[after] - fig.end, periods.phrases[after])
     return best[1] if best else None
+
+
+def _finite(fig: _Found) -> bool:
+    """Whether all of a figure's numbers are finite: digits past a float's range ("999,999,...")
+    read as infinity, which no column, sum or chart can take."""
+    return all(
+        number is None or math.isfinite(number)
+        for number in (fig.value, fig.value_min, fig.value_max, fig.denominator)
+    )
 
 
 _RANGE_GAP = re.compile(r"\s*(?:-|\u2013|\u2014|to)\s*|\s+and\s+")
@@ -1359,11 +1393,12 @@ def find_figures(
     for find in _PASSES:
         find(scanner)
     found = _ranges_joined(sorted(scanner.found, key=lambda f: f.start), scanner.lower)
+    found = [fig for fig in found if _finite(fig)]
     bounds = _sentence_bounds(text)
     sentence_of = [bisect_right(bounds, f.start) - 1 for f in found]
     _share_units(text, scanner.lower, found, sentence_of, bounds)
 
-    periods_by_sentence: dict[int, list[tuple[int, int, str]]] = {}
+    periods_by_sentence: dict[int, _Periods] = {}
     figures = []
     for fig, index in zip(found, sentence_of, strict=True):
         start = bounds[index]
@@ -1374,10 +1409,12 @@ def find_figures(
                 if _PERIOD_TRIGGER.search(scanner.lower, start, end)
                 else ()
             )
-            periods_by_sentence[index] = [
-                (m.start(), m.end(), _WHITE_SPACE.sub(" ", text[m.start() : m.end()]))
-                for m in periods
-            ]
+            matches = list(periods)
+            periods_by_sentence[index] = _Periods(
+                [m.start() for m in matches],
+                [m.end() for m in matches],
+                [_WHITE_SPACE.sub(" ", text[m.start() : m.end()]) for m in matches],
+            )
         period = (
             None if fig.kind in ("year", "date") else _period_for(periods_by_sentence[index], fig)
         )

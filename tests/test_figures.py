@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -454,3 +455,43 @@ def test_a_rise_from_one_figure_to_another_is_not_a_range():
 )
 def test_identifiers_addresses_and_compound_adjectives_are_not_figures(text):
     assert find_figures(text) == []
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "It handled {n} complaints.",
+        "It cost £{n} million.",
+        "Complaints rose by {n}%.",
+        "Only 5 out of {n} complaints were upheld.",
+        "Between 5 and {n} officers were involved.",
+    ],
+)
+def test_numbers_past_a_floats_range_are_not_figures(template):
+    huge = ",".join(["999"] * 110)  # 10^330: read as a float, infinity
+    figures = find_figures(f"The IOPC upheld 118 of 490 referrals. {template.format(n=huge)}")
+    assert [f.text for f in figures] == ["118 of 490"]
+
+
+def test_the_nearest_period_is_kept_and_the_one_before_wins_a_tie():
+    text = "In 2021 there were 40 arrests and 50 charges in 2022, and 60 fines since 2019."
+    assert figure_at(text, "40 arrests").period == "In 2021"
+    assert figure_at(text, "50 charges").period == "in 2022"
+    assert figure_at("In 2021, 7, in 2022.", "7").period == "In 2021"
+    assert figure_at("In 2021, 7, 8, in 2022.", "8").period == "in 2022"
+
+
+def test_a_sentence_of_thousands_of_figures_and_periods_is_read_in_linear_time():
+    text = "one in five in 2021, " * 20_000
+    started = time.perf_counter()
+    figures = find_figures(text, limit=5000)
+    assert time.perf_counter() - started < 10  # 80 s when each figure looked at every period
+    assert figures[-1].period == "in 2021"
+
+
+def test_a_long_text_without_spaces_is_read_in_linear_time():
+    text = "Item 1: 7 officers dismissed " + "$" * 300_000
+    started = time.perf_counter()
+    figures = find_figures(text)
+    assert time.perf_counter() - started < 10  # 20 s when every $ searched back to the start
+    assert [(f.text, f.value, f.unit) for f in figures] == [("7", 7, "officer")]
