@@ -335,7 +335,12 @@ def _only_a_publisher(line: str) -> bool:
 
 
 def _pdf_date(value: Any) -> str | None:
-    """A PDF date ("D:20240305143000+01'00'") as ISO 8601."""
+    """A PDF date ("D:20240305143000+01'00'") as ISO 8601, or None when it is not a date.
+
+    An impossible offset ("+99'99'", "+24'00'") makes the whole date None, not just its time:
+    software that wrote it cannot be trusted for the rest, and `published` then falls back to
+    the other date, the linking page's or the Last-Modified header.
+    """
     raw = _clean(value)
     if not raw:
         return None
@@ -364,6 +369,8 @@ def _pdf_date(value: Any) -> str | None:
     if zone:
         digits = zone.replace("'", "")
         hours, mins = digits[:3], digits[3:5] or "00"
+        if int(hours[1:]) > 23 or int(mins) > 59:
+            return None
         return f"{iso}{hours}:{mins}"
     return iso
 

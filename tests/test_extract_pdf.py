@@ -320,3 +320,23 @@ def test_contents_page_numbers_after_dot_leaders_are_not_figures():
     )
     doc = extract_document(pdf, URL, "application/pdf")
     assert [f.value for f in doc.figures] == [40]
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["D:20230101120000+99'99'", "D:20230101120000+24'00'", "D:20231345999999", "D:00000000000000Z"],
+)
+def test_a_pdf_date_with_an_impossible_part_is_not_stored(stamp):
+    pdf = make_pdfs().build_pdf(
+        [["37 officers were dismissed."]], info={"CreationDate": stamp, "ModDate": stamp}
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    assert (doc.published, doc.updated) == (None, None)
+    assert "37 officers" in doc.text
+
+
+def test_a_pdf_date_with_a_real_offset_keeps_it():
+    pdf = make_pdfs().build_pdf(
+        [["37 officers were dismissed."]], info={"CreationDate": "D:20230101120000-05'30'"}
+    )
+    assert extract_document(pdf, URL, "application/pdf").published == "2023-01-01T12:00:00-05:30"
