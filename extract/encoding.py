@@ -65,6 +65,19 @@ _LATIN_SINGLE_BYTE = {
 }
 
 
+# JSON escapes ("\\udfff" in JSON-LD or a Content API item) decode to lone surrogates.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD: no UTF-8 encoder (SQLite's included)
+    accepts one, and lxml stops reading a string at it. An ASCII string, which Python flags
+    for free, is not even searched."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def charset_from_content_type(content_type: str | None) -> str | None:
     """The `charset=` parameter of a Content-Type header value, if any."""
     if not content_type:
@@ -103,6 +116,17 @@ def wide_codec(label: str | None) -> str | None:
     except LookupError:
         return None
     return name if name.startswith(("utf-16", "utf-32")) else None
+
+
+def _with_byte_order(wide: str, head: bytes) -> str:
+    """A codec that names the byte order, for UTF-16/32 declared without one and sent without
+    a BOM, which Python would read as little-endian whatever it is. An ASCII character's NULs
+    come first in its code unit when big-endian ("\\x00<"), last when little-endian ("<\\x00")."""
+    if wide not in ("utf-16", "utf-32"):
+        return wide
+    width = 2 if wide == "utf-16" else 4
+    leading, trailing = head[::width].count(0), head[width - 1 :: width].count(0)
+    return f"{wide}-be" if leading > trailing else f"{wide}-le"
 
 
 def _strict(body: bytes, codec: str) -> str | None:
@@ -149,6 +173,7 @@ def decode_html(body: bytes, http_charset: str | None = None) -> tuple[str, str]
     wide = wide_codec(http_charset)
     if wide and b"\x00" in body[:1024]:
         # Declared UTF-16/32 in the header and sent so (its ASCII bytes come with NULs), no BOM.
+        wide = _with_byte_order(wide, body[:1024])
         return body.decode(wide, "replace"), wide
 
     utf8 = _strict(body, "utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import Counter
 from functools import cache
 from typing import Any
 
@@ -169,6 +170,7 @@ def _parse(text: str) -> tuple[HtmlElement, list[str]]:
         tree = trafilatura.load_html(etree.tostring(tree, encoding="unicode"))
         if tree is None:
             raise ExtractionError("not HTML: nothing could be parsed")
+    _bound_markup(tree, text)
     capped = _cap_links(tree)
     if capped:
         omissions.append(
@@ -211,6 +213,65 @@ def _parse_deep(text: str) -> tuple[HtmlElement | None, str | None]:
             "after that point is missing"
         )
     return tree, None
+
+
+# trafilatura's table handling grows with the cube of tables' nesting (1,000 tables inside one
+# another took it 30 s), and its search for outermost articles with the square of theirs. No
+# page lays either out 20 deep: the inner ones become plain blocks, which keep their words.
+MAX_NESTING = 20
+_NESTED_PARTS = {
+    "table": ("table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"),
+    "article": ("article",),
+}
+# trafilatura walks each element many times: a page of 250,000 <br>s took it 30 s. Runs longer
+# than this are cut to it; blank lines, however many, read the same.
+MAX_BREAKS = 20
+_BOUNDED_TAG = re.compile(r"<(table|article|br)\b", re.IGNORECASE)
+
+
+def _bound_markup(tree: HtmlElement, text: str) -> None:
+    """Deep nesting and long runs of <br> cut down before trafilatura sees them.
+
+    The tags are counted in the text first, in one pass: almost every page has too few of them
+    for either to matter, and is left as it is without a walk of its tree.
+    """
+    counts = Counter(tag.lower() for tag in _BOUNDED_TAG.findall(text))
+    for tag, parts in _NESTED_PARTS.items():
+        if counts[tag] > MAX_NESTING:
+            _flatten_deep_nesting(tree, tag, parts)
+    if counts["br"] > MAX_BREAKS:
+        _cut_break_runs(tree)
+
+
+def _flatten_deep_nesting(tree: HtmlElement, tag: str, parts: tuple[str, ...]) -> None:
+    """Elements `tag` nested more than MAX_NESTING deep, and their `parts`, made <div>s."""
+    depths: dict[HtmlElement, int] = {}
+    for element in tree.iter(tag):
+        outer = next(element.iterancestors(tag), None)
+        depths[element] = depths[outer] + 1 if outer is not None else 1
+    for element, depth in depths.items():
+        if depth == MAX_NESTING + 1:
+            for part in element.iter(*parts):
+                part.tag = "div"
+
+
+def _cut_break_runs(tree: HtmlElement) -> None:
+    """Drop each <br> that follows MAX_BREAKS others with nothing but white space between."""
+    run = 0
+    for element in tree.iter("br"):
+        before = element.getprevious()
+        if (
+            before is not None
+            and before.tag in ("br", "oversight-cut-break")
+            and not (before.tail or "").strip()
+        ):
+            run += 1
+        else:
+            run = 1
+        if run > MAX_BREAKS:
+            element.tag = "oversight-cut-break"
+    # One C-level pass, which keeps their tails (removing them one by one is quadratic).
+    etree.strip_tags(tree, "oversight-cut-break")
 
 
 MAX_LINKS = 5000
@@ -366,12 +427,18 @@ def _report_links(tree: HtmlElement, base: str) -> list[Link]:
     return links
 
 
+# Read, not removed: dropping a <script> moves its tail onto the element before it, and lxml
+# refuses to set a string holding a control character ("<script>x</script>&#1;tail").
+_VISIBLE_TEXT = etree.XPath(
+    ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
+    " or ancestor::template or ancestor::nav or ancestor::footer)]",
+    smart_strings=False,
+)
+
+
 def _visible_text(tree: HtmlElement) -> str:
     """Text of a page trafilatura found no article in (a short notice, a bare fragment)."""
     body = tree.find(".//body")
-    root = copy.deepcopy(body if body is not None else tree)
-    for element in root.xpath(".//script|.//style|.//noscript|.//template|.//nav|.//footer"):
-        if element.getparent() is not None:
-            element.drop_tree()
-    lines = (" ".join(line.split()) for line in root.text_content().splitlines())
+    pieces = _VISIBLE_TEXT(body if body is not None else tree)
+    lines = (" ".join(line.split()) for line in "".join(pieces).splitlines())
     return "\n".join(line for line in lines if line)

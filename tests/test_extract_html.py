@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -575,3 +576,123 @@ def test_a_publication_date_says_where_it_came_from(head, byline, path, publishe
     ).encode()
     doc = extract_document(body, f"https://example.org/news/{path}report", "text/html")
     assert (doc.published and doc.published[:10], doc.published_from) == (published, source)
+
+
+def _page(head: str, body: str = "<article><p>The IOPC upheld 118 of 490 referrals.</p></article>"):
+    return f"<html><head><title>Page</title>{head}</head><body>{body}</body></html>".encode()
+
+
+def _all_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _all_strings(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _all_strings(item)]
+    if hasattr(value, "__dataclass_fields__"):
+        return [
+            s for name in value.__dataclass_fields__ for s in _all_strings(getattr(value, name))
+        ]
+    return []
+
+
+def test_lone_surrogates_from_json_ld_escapes_become_replacement_characters():
+    ld = '{"@type": "NewsArticle", "author": {"name": "A \\udfff B"}, "headline": "H \\ud800"}'
+    doc = extract_document(
+        _page(f'<script type="application/ld+json">{ld}</script>'), "https://w.example/a"
+    )
+    assert doc.author == "A \ufffd B"
+    for string in _all_strings(doc):
+        string.encode("utf-8")
+
+
+def test_metadata_keeps_no_control_zero_width_or_bidi_override_characters():
+    title = "Officer&#x0A;dismissed&#x202E; after&#x200B; &#x7F;review&#xFEFF;&#x2066;"
+    doc = extract_document(
+        _page(
+            f'<meta property="og:title" content="{title}">'
+            '<meta name="author" content="Priya&#x09;&#x200F;Shah">'
+            '<meta property="og:site_name" content="&#x202A;Courier&#x202C;">'
+            '<meta name="description" content="One&#x2028;line\u009f">',
+            "<article><p>The IOPC upheld 118 of 490 referrals.</p></article>",
+        ),
+        "https://w.example/a",
+        "text/html; charset=utf-8",
+    )
+    assert doc.title == "Officer dismissed after review"
+    assert (doc.author, doc.site_name, doc.description) == ("Priya Shah", "Courier", "One line")
+
+
+def test_overlong_metadata_is_cut_and_an_overlong_language_tag_dropped():
+    language = "en-" + "-".join(["abcdefgh"] * 5)
+    doc = extract_document(
+        _page(
+            f'<meta property="og:title" content="{"word " * 600}">'
+            f'<meta name="description" content="{"word " * 2000}">'
+        ).replace(b"<html>", f'<html lang="{language}">'.encode()),
+        "https://w.example/a",
+    )
+    assert len(doc.title) == 1000 and doc.title.endswith("word\u2026")
+    assert len(doc.description) == 5000
+    assert doc.language is None
+
+
+@pytest.mark.parametrize(
+    "published",
+    ["2024-03-01T10:00:00+24:00", "2024-03-01T10:00:00+99:99", "1 March 2024 10:00 +9999"],
+)
+def test_a_date_with_an_impossible_offset_is_not_the_declared_date_and_the_page_is_kept(
+    published,
+):
+    meta = f'<meta property="article:published_time" content="{published}">'
+    doc = extract_document(_page(meta), "https://w.example/a")
+    assert doc.published_from != "page"
+    assert "118 of 490 referrals" in doc.text
+
+
+def test_a_control_character_after_a_script_in_a_short_page_keeps_the_page():
+    body = "<p>The IOPC upheld 118 of 490 referrals.<script>x</script>&#1;tail</p>"
+    doc = extract_document(_page("", body), "https://w.example/a")
+    assert doc.text.startswith("The IOPC upheld 118 of 490 referrals.")
+    assert doc.text.endswith("tail") and "x" not in doc.text.split(".")[-1]
+
+
+@pytest.mark.parametrize("tag", ["table", "article"])
+def test_tables_and_articles_nested_hundreds_deep_are_read_quickly_with_their_words(tag):
+    body = (
+        f"<article><p>The IOPC upheld 118 of 490 referrals.</p>{f'<{tag}>' * 1000}Deep 42 officers"
+    )
+    started = time.perf_counter()
+    doc = extract_document(_page("", body), "https://w.example/a")
+    assert time.perf_counter() - started < 8  # 30 s before nesting was bounded
+    assert "Deep 42 officers" in doc.text
+    assert doc.omissions == []
+
+
+def test_many_tables_side_by_side_are_still_read_as_tables():
+    tables = "".join(
+        f"<table><tr><th>Force</th><th>Referrals</th></tr><tr><td>Kent</td><td>{n}</td></tr>"
+        "</table>"
+        for n in range(30)
+    )
+    doc = extract_document(
+        _page("", f"<article><p>Referrals by force.</p>{tables}</article>"), "https://w.example/a"
+    )
+    assert len(doc.tables) == 30
+
+
+def test_a_run_of_a_quarter_million_line_breaks_is_read_quickly():
+    body = "<article><p>The IOPC upheld 118 of 490 referrals.</p>" + "<br>" * 250_000
+    started = time.perf_counter()
+    doc = extract_document(
+        _page("", body + "<p>After the breaks.</p></article>"), "https://w.example/a"
+    )
+    assert time.perf_counter() - started < 8  # 30 s before runs of breaks were cut
+    assert "118 of 490 referrals" in doc.text
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf_16_and_32_declared_without_byte_order_or_bom_are_read_either_way(codec):
+    body = "<html><body><p>Officers fined £5 — café</p></body></html>".encode(codec)
+    text, used = decode_html(body, codec[:6])
+    assert (text, used) == ("<html><body><p>Officers fined £5 — café</p></body></html>", codec)
