@@ -16,6 +16,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 from lxml import etree
 from lxml import html as lxml_html
 
+from extract.encoding import without_surrogates
 from extract.links import dedupe_links
 from extract.records import Document, ExtractionError, Link
 
@@ -55,19 +56,20 @@ def extract_govuk_content(body: bytes, url: str) -> Document:
     # A publication's attachment blocks (`details.documents`) are its report and data files:
     # links even when a body is the text.
     attachments = _fragment(
-        "\n".join(d for d in details.get("documents") or [] if isinstance(d, str))
+        "\n".join(d for d in _list(details.get("documents")) if isinstance(d, str))
     )
     links = [
         *(_links(root, canonical) if root is not None else []),
         *(_links(attachments, canonical) if attachments is not None else []),
     ]
+    published = _iso(item.get("first_published_at"))
     return Document(
         url=url,
         content_type="html",
         title=_text(item.get("title")),
         text=text,
-        published=_iso(item.get("first_published_at")),
-        published_from="content api" if item.get("first_published_at") else None,
+        published=published,
+        published_from="content api" if published else None,
         updated=_iso(item.get("public_updated_at")),
         author=_organisation(item),
         description=_text(item.get("description")),
@@ -142,14 +144,14 @@ def _body_html(details: dict[str, Any]) -> str:
             and entry.get("content_type") == "text/html"
             and isinstance(entry.get("content"), str)
         )
-    for part in details.get("parts") or []:
+    for part in _list(details.get("parts")):
         if isinstance(part, dict):
             if isinstance(part.get("title"), str):
                 html_parts.append(f"<h2>{_escape(part['title'])}</h2>")
             if isinstance(part.get("body"), str):
                 html_parts.append(part["body"])
     if not html_parts:
-        html_parts.extend(d for d in details.get("documents") or [] if isinstance(d, str))
+        html_parts.extend(d for d in _list(details.get("documents")) if isinstance(d, str))
     return "\n".join(html_parts)
 
 
@@ -157,7 +159,7 @@ def _fragment(markup: str) -> etree._Element | None:
     if not markup.strip():
         return None
     try:
-        return lxml_html.fragment_fromstring(markup, create_parent="div")
+        return lxml_html.fragment_fromstring(without_surrogates(markup), create_parent="div")
     except (ValueError, etree.ParserError):
         return None
 
@@ -194,7 +196,7 @@ def _withdrawn(notice: Any) -> str | None:
 
 def _change_history(entries: Any) -> list[dict]:
     history: list[dict] = []
-    for entry in entries or []:
+    for entry in _list(entries):
         if isinstance(entry, dict):
             history.append(
                 {
@@ -208,7 +210,7 @@ def _change_history(entries: Any) -> list[dict]:
 def _organisation(item: dict[str, Any]) -> str | None:
     links = _table(item.get("links"))
     for key in ("primary_publishing_organisation", "organisations"):
-        for org in links.get(key) or []:
+        for org in _list(links.get(key)):
             if isinstance(org, dict) and _text(org.get("title")):
                 return _text(org.get("title"))
     return None
@@ -222,17 +224,27 @@ def _public_root(url: str) -> str:
 
 
 def _iso(value: Any) -> str | None:
-    """GOV.UK timestamps ("2024-03-01T10:00:00.000+00:00") as ISO 8601, offset kept."""
+    """GOV.UK timestamps ("2024-03-01T10:00:00.000+00:00") as ISO 8601, offset kept.
+
+    None for anything else ("yesterday-ish", "0000-00-00", an offset of a day): the archive
+    sorts and compares these as dates, so a value that is not one must not be stored.
+    """
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).isoformat()
     except ValueError:
-        return value.strip()
+        return None
 
 
 def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """A field that should be a JSON array, or none: one field of the wrong type ("parts":
+    true) is ignored rather than losing the item."""
+    return value if isinstance(value, list) else []
 
 
 def _text(value: Any) -> str | None:

@@ -198,3 +198,46 @@ def test_any_shape_of_content_item_gives_a_document_or_an_extraction_error(overr
         return
     assert isinstance(doc.text, str)
     assert all(isinstance(entry, dict) for entry in doc.change_history)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"details": {"body": "<p>47 officers left.</p>", "change_history": 5}},
+        {"details": {"body": "<p>47 officers left.</p>", "parts": True}},
+        {"details": {"body": "<p>47 officers left.</p>", "documents": 7}},
+        {"details": {"body": "<p>47 officers left.</p>", "attachments": 5}},
+        {"details": {"body": "<p>47 officers left.</p>"}, "links": {"organisations": 3}},
+    ],
+)
+def test_a_field_of_the_wrong_json_type_is_ignored_and_the_item_kept(changes):
+    doc = extract_document(_item(**changes), CONTENT_URL, "application/json")
+    assert doc.text == "47 officers left."
+    assert doc.title == "Police watchdog statement"
+
+
+@pytest.mark.parametrize("stamp", ["yesterday-ish", "0000-00-00", "99999-12-31T00:00:00Z"])
+def test_timestamps_that_are_not_iso_8601_are_not_stored(stamp):
+    details = json.loads(_item())["details"]
+    details["change_history"] = [{"public_timestamp": stamp, "note": "Corrected."}]
+    doc = extract_document(
+        _item(first_published_at=stamp, public_updated_at=stamp, details=details),
+        CONTENT_URL,
+        "application/json",
+    )
+    assert (doc.published, doc.published_from, doc.updated) == (None, None, None)
+    assert doc.change_history == [{"public_timestamp": None, "note": "Corrected."}]
+
+
+def test_lone_surrogates_in_an_item_are_replaced_and_its_body_read_whole():
+    body = (
+        b'{"base_path": "/government/news/x", "title": "Bad \\ud800 title",'
+        b' "public_updated_at": "\\udfff",'
+        b' "details": {"body": "<p>Officers \\udc80 in 2024.</p><p>47 officers left.</p>"}}'
+    )
+    doc = extract_document(body, CONTENT_URL, "application/json")
+    assert doc.title == "Bad \ufffd title"
+    assert doc.updated is None
+    assert doc.text == "Officers \ufffd in 2024.\n\n47 officers left."
+    for figure in doc.figures:
+        figure.sentence.encode("utf-8")
