@@ -12,9 +12,10 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from operator import attrgetter
@@ -554,6 +555,34 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def savepoint(db: sqlite_utils.Database, name: str) -> Iterator[None]:
+    """A part of the open transaction that an error undoes alone, leaving the rest of it to go on.
+
+    After a real I/O error SQLite may already have rolled back the whole transaction; the
+    original error is what the caller needs to see, so the savepoint's own rollback keeps quiet.
+    """
+    conn = db.conn
+    conn.execute(f"SAVEPOINT [{name}]")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute(f"ROLLBACK TO [{name}]")
+                conn.execute(f"RELEASE [{name}]")
+            except sqlite3.Error:
+                pass
+        raise
+    conn.execute(f"RELEASE [{name}]")
+
+
+def storable_text(text: str) -> str:
+    """`text` as SQLite can hold it: a lone surrogate (from a JSON `\\udfff` escape, say) becomes
+    its escape, so a reason quoting hostile input can always be written."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def insert_row(db: sqlite_utils.Database, table: str, record: dict[str, Any]) -> int:
     """Insert one row of plain values and return its rowid.
 
@@ -935,6 +964,9 @@ def write_crawl_batch(
             )
             _seen_unchanged(db, item["url"], final, item["at"], item["run_id"])
         for failure in failures:
+            # A reason may quote what a server sent (an API's error message), lone surrogates
+            # and all: it must not be the write that loses the batch.
+            failure["reason"] = storable_text(failure["reason"])
             db["failures"].insert(
                 {k: failure[k] for k in ("run_id", "source_id", "url", "status", "reason", "at")}
             )
@@ -1098,21 +1130,34 @@ def date_snapshots(db: sqlite_utils.Database, run_id: int, dates: dict[str, str]
 
 def mark_extraction_failed(db: sqlite_utils.Database, snapshot: dict, reason: str) -> None:
     """An unreadable document: the snapshot is done with, and the reason is a `failures` row."""
+    _give_up(db, snapshot, reason, f"extraction failed: {reason}")
+
+
+def _give_up(db: sqlite_utils.Database, snapshot: dict, error: str, failure: str) -> None:
+    """The snapshot is marked extracted with `error`, so no later run tries it again, and
+    `failure` is its row in `failures`."""
     with transaction(db):
-        db["snapshots"].update(snapshot["id"], {"extracted_at": now(), "extract_error": reason})
-        _snapshot_failure(db, snapshot, f"extraction failed: {reason}")
+        update_row(
+            db,
+            "snapshots",
+            snapshot["id"],
+            {"extracted_at": now(), "extract_error": storable_text(error)},
+        )
+        _snapshot_failure(db, snapshot, failure)
 
 
 def _snapshot_failure(db: sqlite_utils.Database, snapshot: dict, reason: str) -> None:
-    db["failures"].insert(
+    insert_row(
+        db,
+        "failures",
         {
             "run_id": snapshot["run_id"],
             "source_id": snapshot["source_id"],
             "url": snapshot["final_url"] or snapshot["url"],
             "status": snapshot.get("status"),
-            "reason": reason,
+            "reason": storable_text(reason),
             "at": now(),
-        }
+        },
     )
 
 
@@ -1124,34 +1169,128 @@ def store_documents(
     `results` holds each snapshot (as from `snapshots_for_extraction`) with its `extract.Document`
     and the MinHash signature of its text (computed in the worker, where the CPU time is spread). `rebuilding` holds the documents a full re-extraction
     is rebuilding (see `documents_to_rebuild`); the first snapshot of each resets its history.
+
+    Each document is written in a savepoint of its own: one whose values SQLite cannot take
+    (`UNSTORABLE`) is rolled back alone and recorded as a failure (`counts["unstorable"]`: its
+    snapshot and the reason), so one bad page cannot keep a batch, or every later run, from the
+    archive. Any other error rolls the whole batch back, as before.
     """
-    counts: dict[str, Any] = {"new": 0, "changed": 0, "same": 0, "touched": set()}
+    counts: dict[str, Any] = {
+        "new": 0,
+        "changed": 0,
+        "same": 0,
+        "touched": set(),
+        "unstorable": [],
+    }
     with transaction(db):
         for snapshot, doc, minhash in results:
-            outcome, document_id = _store_document(db, snapshot, doc, rebuilding)
+            # A full re-extraction's bookkeeping changes with the document's rows: kept apart
+            # until they are stored, so a document rolled back leaves it as it was.
+            started: Rebuild = {}
+            try:
+                with savepoint(db, "document"):
+                    outcome, document_id = _store_document(
+                        db, snapshot, doc, ChainMap(started, rebuilding)
+                    )
+                    if outcome != "same":
+                        store_signature(db, document_id, minhash)
+                    update_row(
+                        db,
+                        "snapshots",
+                        snapshot["id"],
+                        {"extracted_at": now(), "extract_error": None},
+                    )
+                    _record_omissions(db, snapshot, doc)
+            except UNSTORABLE as exc:
+                if not _from_values(exc):
+                    raise
+                reason = f"could not store: {_unstorable_reason(doc, exc)}"[:500]
+                _give_up(db, snapshot, reason, reason)
+                counts["unstorable"].append((snapshot, reason))
+                continue
+            rebuilding.update(started)
             counts[outcome] += 1
             if outcome != "same":
                 counts["touched"].add(document_id)
-                store_signature(db, document_id, minhash)
-            update_row(
-                db, "snapshots", snapshot["id"], {"extracted_at": now(), "extract_error": None}
-            )
-            # Kept, but incomplete: the reader is told what is missing, as for any failure (once
-            # per fetch: `extract --all` reads the same snapshot again).
-            for omission in getattr(doc, "omissions", None) or []:
-                reason = f"read in part: {omission}"
-                url = snapshot["final_url"] or snapshot["url"]
-                if not db.execute(
-                    "select 1 from failures where run_id = ? and url = ? and reason = ?",
-                    [snapshot["run_id"], url, reason],
-                ).fetchone():
-                    _snapshot_failure(db, snapshot, reason)
     return counts
 
 
+#: What a document's own values can raise on the way into SQLite: text UTF-8 cannot encode (a
+#: lone surrogate), a number too large for an INTEGER, a value of a type SQLite cannot bind, a
+#: constraint it breaks. A full disk or a broken archive (`OperationalError`, `DatabaseError`,
+#: `OSError`) is not among them: that stops the run.
+UNSTORABLE = (
+    ValueError,
+    OverflowError,
+    TypeError,
+    sqlite3.InterfaceError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    sqlite3.ProgrammingError,
+)
+
+
+def _from_values(exc: BaseException) -> bool:
+    """Whether an `UNSTORABLE` error came from the values written: a `ProgrammingError` is also
+    what a closed connection raises, which is no fault of the document."""
+    return not isinstance(exc, sqlite3.ProgrammingError) or str(exc).startswith(
+        "Error binding parameter"
+    )
+
+
+def _unstorable_reason(doc: Any, exc: BaseException) -> str:
+    """What kept a document out of the archive, naming the field when it is unencodable text."""
+    if isinstance(exc, UnicodeEncodeError):
+        where = _unencodable_at(doc, "") or "a value"
+        return f"{where} holds text that is not valid Unicode ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _unencodable_at(value: Any, path: str) -> str | None:
+    """The first place in a document (a field, `figures[3].sentence`) holding text UTF-8 cannot
+    encode, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if is_dataclass(value) and not isinstance(value, type):
+        parts: Iterable[tuple[str, Any]] = (
+            (f"{path}.{f.name}" if path else f.name, getattr(value, f.name)) for f in fields(value)
+        )
+    elif isinstance(value, dict):
+        parts = ((f"{path}[{key!r}]", item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        parts = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for where, item in parts:
+        found = _unencodable_at(item, where)
+        if found:
+            return found
+    return None
+
+
+def _record_omissions(db: sqlite_utils.Database, snapshot: dict, doc: Any) -> None:
+    """Kept, but incomplete: the reader is told what is missing, as for any failure (once per
+    fetch: `extract --all` reads the same snapshot again)."""
+    for omission in getattr(doc, "omissions", None) or []:
+        reason = f"read in part: {omission}"
+        url = snapshot["final_url"] or snapshot["url"]
+        if not db.execute(
+            "select 1 from failures where run_id = ? and url = ? and reason = ?",
+            [snapshot["run_id"], url, reason],
+        ).fetchone():
+            _snapshot_failure(db, snapshot, reason)
+
+
 def _store_document(
-    db: sqlite_utils.Database, snapshot: dict, doc: Any, rebuilding: Rebuild
-) -> str:
+    db: sqlite_utils.Database,
+    snapshot: dict,
+    doc: Any,
+    rebuilding: Rebuild,
+) -> tuple[str, int]:
     from extract.diff import content_hash, word_diff
     from extract.links import normalize_url
 
@@ -1476,7 +1615,7 @@ def _http_date_iso(value: str | None) -> str | None:
 
 #: Documents a full re-extraction rebuilds: None until the first of its snapshots is stored, then
 #: the ids its versions had, by (snapshot id, content hash), for the rebuilt versions to keep.
-Rebuild = dict[int, dict[tuple[int, str], int] | None]
+Rebuild = MutableMapping[int, dict[tuple[int, str], int] | None]
 
 
 def documents_to_rebuild(db: sqlite_utils.Database) -> Rebuild:

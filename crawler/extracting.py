@@ -314,7 +314,12 @@ def _write(
             ready.append((snapshot, *outcome))
     if ready:
         counts = archive.store_documents(db, ready, rebuilding)
-        report.extracted += len(ready)
+        # A document the archive cannot hold (text with a lone surrogate, say) is a failures row
+        # of its own; the rest of the batch is stored.
+        for snapshot, reason in counts["unstorable"]:
+            report.failed += 1
+            report.failures.append(f"{snapshot['final_url']}: {reason}")
+        report.extracted += len(ready) - len(counts["unstorable"])
         report.new += counts["new"]
         report.changed += counts["changed"]
         report.unchanged += counts["same"]

@@ -95,12 +95,18 @@ def describe_failure(failure: Failure) -> str:
 
 def _http_error(response) -> str:
     if 300 <= response.status < 400:
-        location = response.headers.get(b"Location", b"").decode("latin-1", "replace")
-        source = response.request.meta.get("redirect_urls", [response.url])[0]
-        return (
-            f"redirect from {source} refused: Location {location or '(none)'} is not an http(s) URL"
-        )[:500]
+        return redirect_refused(response)
     return f"HTTP {response.status}"
+
+
+def redirect_refused(response) -> str:
+    """Why a 3xx that reached the crawl was not followed: Scrapy follows only redirects to
+    http(s), so its Location is something else (`javascript:`, `file:`) or missing."""
+    location = response.headers.get(b"Location", b"").decode("latin-1", "replace")
+    source = response.request.meta.get("redirect_urls", [response.url])[0]
+    return (
+        f"redirect from {source} refused: Location {location or '(none)'} is not an http(s) URL"
+    )[:500]
 
 
 def _inner(exc: Exception) -> str:

@@ -46,6 +46,13 @@ def seed_hosts(source: Source) -> set[str]:
 
 def refusal(url: str, source: Source) -> str | None:
     """Why `url` must not be fetched for `source`, or None when it may be."""
+    if not url.isascii():
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate, from a JSON `\udc80` escape in an API's link: no request can be
+            # made of it, and no database row can hold it.
+            return "not a usable URL: it holds text that is not valid Unicode (a lone surrogate)"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return f"not an http(s) URL: {parts.scheme or 'no scheme'}"

@@ -6,6 +6,7 @@ so the run record is assembled from stats rather than counters threaded through 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -18,12 +19,14 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler import archive
-from crawler.failures import describe_failure
+from crawler.failures import describe_failure, redirect_refused
 from crawler.guards import refusal, resolves_private
 from extract.links import without_tracking
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
 
 
 class OutsideAllowedDomains(IgnoreRequest):
@@ -98,7 +101,13 @@ class TrackingFreeRedirectMiddleware(RedirectMiddleware):
     def process_response(
         self, request: Request, response: Response, spider=None
     ) -> Request | Response:
-        result = super().process_response(request, response)
+        try:
+            result = super().process_response(request, response)
+        except ValueError:
+            # Scrapy cannot even build a request for a Location without "://" (`javascript:`,
+            # `mailto:`): the 3xx goes on as one to `file:` or `ftp:` does, to be refused
+            # naming its Location (`failures.redirect_refused`), not as "Missing scheme".
+            return response
         if not isinstance(result, Request):
             return result
         target = without_tracking(result.url)
@@ -118,9 +127,18 @@ class RobotsRulesMiddleware(RobotsTxtMiddleware):
     `failures` row; the next run asks again.
     """
 
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        logging.getLogger(RobotsTxtMiddleware.__module__).addFilter(_ROBOTS_TRACEBACKS)
+
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         if response.status >= 500 or response.status in (401, 403):
             self._unreadable(netloc, f"HTTP {response.status}")
+            return
+        if 300 <= response.status < 400:
+            # A redirect that was not followed (to `javascript:`, `ftp:`, or no Location): the
+            # rules could not be reached, which is not the "no rules" of a 404.
+            self._unreadable(netloc, redirect_refused(response))
             return
         if response.status >= 400:
             response = response.replace(body=b"")
@@ -135,6 +153,7 @@ class RobotsRulesMiddleware(RobotsTxtMiddleware):
         rules = _NothingAllowed(
             f"robots.txt unreadable ({why}): nothing on {netloc} is fetched this run (RFC 9309)"
         )
+        logger.warning("%s", rules.reason)
         waiting = self._parsers[netloc]
         self._parsers[netloc] = rules
         if isinstance(waiting, Deferred):
@@ -145,6 +164,18 @@ class RobotsRulesMiddleware(RobotsTxtMiddleware):
             self._stats.inc_value("robotstxt/forbidden")
             raise IgnoreRequest(rp.reason)
         super().process_request_2(rp, request)
+
+
+class _RobotsTracebacks(logging.Filter):
+    """Drops Scrapy's record of a robots.txt it could not fetch (a bad Content-Encoding, a
+    refused connection), a full traceback in the run's log: `RobotsRulesMiddleware` logs the
+    same event in one line that says why and what follows from it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Error downloading")
+
+
+_ROBOTS_TRACEBACKS = _RobotsTracebacks()
 
 
 class _NothingAllowed:

@@ -329,3 +329,152 @@ def test_a_wordpress_api_missing_at_wp_json_is_read_through_rest_route(tmp_path)
     assert "?rest_route=/wp/v2/posts" in failure["url"]
     assert failure["reason"].startswith("HTTP 404 here and at " + site.url("/wp-json/wp/v2/posts?"))
     assert "no WordPress REST API in either form" in failure["reason"]
+
+
+# APIs that misbehave
+
+GOVUK_ITEM = (
+    '{"base_path": "/government/news/b", "title": "Vetting review", "document_type": "news_story",'
+    ' "first_published_at": "2024-06-01T10:00:00.000+00:00",'
+    ' "details": {"body": "<p>Forces referred 490 matters to the watchdog, 118 of them for abuse'
+    ' of position, in the year to March.</p>"%s}}'
+)
+
+
+def api_sources(tmp_path: Path, site: Site, **fields: object) -> Path:
+    """A source read only through a WordPress posts API and a GOV.UK Search API on `site`."""
+    return write_sources(
+        tmp_path / "sources.toml",
+        site,
+        apis=[
+            {"type": "wordpress", "url": site.url("/wp-json/wp/v2/posts")},
+            {"type": "govuk-search", "url": site.url("/api/search.json")},
+        ],
+        **fields,
+    )
+
+
+def test_an_api_that_ignores_its_page_parameter_is_read_no_further_than_its_first_repeat(
+    tmp_path,
+):
+    root = tmp_path / "site"
+    write_site(
+        root,
+        {
+            "/posts.json": (
+                '[{"link": "{{base}}/news/a/", "date_gmt": "2024-06-01T10:00:00",'
+                ' "modified_gmt": "2024-06-01T10:00:00", "title": {"rendered": "A"}}]'
+            ),
+            # A total past any integer SQLite or a page count could hold.
+            "/search.json": (
+                '{"results": [{"link": "/government/news/b", "title": "B",'
+                ' "public_timestamp": "2024-06-01T10:00:00Z"}], "total": 1000000000000000000000000000000, "start": 0}'
+            ),
+            "/news/a/": article("Report a"),
+            "/api/content/government/news/b": GOVUK_ITEM % "",
+        },
+    )
+    with Site(root, host="127.0.0.230") as site:
+        json_type = {"content_type": "application/json"}
+        # Every page is the first, whatever ?page= or ?start= asks, and more are always promised.
+        site.set_route(
+            "/wp-json/wp/v2/posts",
+            file="/posts.json",
+            headers={"X-WP-TotalPages": "999999999"},
+            **json_type,
+        )
+        site.set_route("/api/search.json", file="/search.json", **json_type)
+        site.set_route("/api/content/government/news/b", **json_type)
+        sources = api_sources(tmp_path, site)
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        first = [p for p in site.paths() if p.startswith(("/wp-json/", "/api/search"))]
+        site.reset_log()
+        crawl(sources, db)
+        second = [p for p in site.paths() if p.startswith("/wp-json/")]
+    assert len(first) == 4
+    assert len([p for p in first if "page=2" in p or "start=100" in p]) == 2
+    assert {r["url"] for r in query(db, "select url from documents")} == {
+        site.url("/news/a/"),
+        site.url("/government/news/b"),
+    }
+    failures = query(db, "select url, reason from failures where run_id = 1 order by url")
+    assert [("start=100" in f["url"], "page=2" in f["url"]) for f in failures] == [
+        (True, False),
+        (False, True),
+    ]
+    assert all(
+        "ignores its page parameter or overstates its total" in f["reason"] for f in failures
+    )
+    assert scalar(db, "select status from runs where id = 1") == "partial"
+    # The listing was not read whole, so the next run reads it from the start again.
+    assert second and "modified_after=" not in second[0]
+
+
+def test_api_pages_past_max_pages_are_not_asked_for_and_the_limit_is_a_failure(tmp_path):
+    with Site(SITES_ROOT / "wordpress", host="127.0.0.231") as site:
+        sources = write_sources(
+            tmp_path / "sources.toml",
+            site,
+            apis=[
+                {
+                    "type": "wordpress",
+                    "url": site.url("/wp-json/wp/v2/posts"),
+                    "params": {"per_page": "2"},
+                }
+            ],
+            documents=["/news/[a-z0-9-]+/$"],
+            max_pages=1,
+        )
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        asked = [p for p in site.paths() if p.startswith("/wp-json/")]
+    assert len(asked) == 1 and "page=1" in asked[0]
+    assert scalar(db, "select count(*) from documents") == 2  # the first page's two posts
+    (failure,) = query(db, "select url, reason from failures")
+    assert "page=2" in failure["url"]
+    assert failure["reason"] == (
+        "API page limit reached (1 pages this run; raise max_pages in sources.toml if the site "
+        "really lists that many)"
+    )
+
+
+def test_an_api_entry_that_cannot_be_fetched_is_refused_and_the_rest_of_its_page_is_read(
+    tmp_path,
+):
+    root = tmp_path / "site"
+    write_site(
+        root,
+        {
+            # Lone surrogate escapes: in one post's link, and in fields that are only read.
+            "/posts.json": (
+                '[{"link": "{{base}}/news/p\\udc802/", "date_gmt": "2024-06-02T10:00:00",'
+                ' "modified_gmt": "\\ud800"},'
+                ' {"link": "{{base}}/news/a/", "date_gmt": "2024-06-01T10:00:00",'
+                ' "modified_gmt": "2024-06-01T10:00:00", "title": {"rendered": "T \\ud800 x"}}]'
+            ),
+            "/search.json": (
+                '{"results": [{"link": "/government/news/b", "title": "\\ud800",'
+                ' "public_timestamp": "\\udfff"}], "total": 1}'
+            ),
+            "/news/a/": article("Report a"),
+            "/api/content/government/news/b": GOVUK_ITEM % "",
+        },
+    )
+    with Site(root, host="127.0.0.232") as site:
+        json_type = {"content_type": "application/json"}
+        site.set_route("/wp-json/wp/v2/posts", "wordpress_posts", file="/posts.json")
+        site.set_route("/api/search.json", "govuk_search", file="/search.json")
+        site.set_route("/api/content/government/news/b", **json_type)
+        db = tmp_path / "archive.db"
+        crawl(api_sources(tmp_path, site), db)
+    assert {r["url"] for r in query(db, "select url from documents")} == {
+        site.url("/news/a/"),
+        site.url("/government/news/b"),
+    }
+    assert query(db, "select url, reason from failures") == []
+    assert scalar(db, "select entries_refused from runs") == 1
+    log = (tmp_path / "1" / "log.txt").read_text()
+    (refused,) = [line for line in log.splitlines() if "entry refused" in line]
+    assert f"api entry refused: {site.url('/news/p')}\\udc802/" in refused
+    assert "not a usable URL" in refused

@@ -575,6 +575,44 @@ def test_an_unreadable_robots_txt_forbids_the_host_but_a_missing_one_does_not(tm
         assert fetched == ["/news/", "/news/a/"] and reasons == []
 
 
+@pytest.mark.parametrize(
+    "host, route, why",
+    [
+        (
+            "127.0.0.236",
+            {"handler": "redirect", "to": "javascript:alert(1)", "status": 302},
+            "redirect from {robots} refused: Location javascript:alert(1) is not an http(s) URL",
+        ),
+        (
+            "127.0.0.237",
+            {"handler": "file", "headers": {"Content-Encoding": "gzip"}},
+            "content could not be decompressed",
+        ),
+    ],
+)
+def test_a_robots_txt_that_cannot_be_read_is_one_readable_line(tmp_path, host, route, why):
+    root = tmp_path / "site"
+    (root / "news").mkdir(parents=True)
+    (root / "news" / "index.html").write_text("<a href='/news/a/'>Report a</a>")
+    one_source_site(root, "unreadable", 'start_urls = ["{{base}}/news/"]', "/news/[a-z]/$")
+    with Site(root, host=host) as site:
+        site.set_route("/robots.txt", **route)
+        db = tmp_path / "archive.db"
+        crawl(make_sources(tmp_path, site), db)
+        fetched = [p for p in site.paths() if p != "/robots.txt"]
+    # RFC 9309: rules that cannot be reached mean nothing on the host is fetched.
+    assert fetched == []
+    reasons = [r["reason"] for r in query(db, "select reason from failures")]
+    reason = why.format(robots=site.url("/robots.txt"))
+    assert len(reasons) == 1
+    assert reasons[0].startswith(f"robots.txt unreadable ({reason}")
+    assert reasons[0].endswith(f"nothing on {site.host}:{site.port} is fetched this run (RFC 9309)")
+    log = (Path(scalar(db, "select log_dir from runs")) / "log.txt").read_text()
+    assert "Traceback" not in log
+    logged = [line for line in log.splitlines() if "robots.txt unreadable" in line]
+    assert len(logged) == 1 and logged[0].endswith(reasons[0])
+
+
 def test_retries_of_a_struggling_server_back_off(fixture_web, tmp_path):
     watchdog = fixture_web["watchdog"]
     path = "/news/taser-discharges-review/"

@@ -516,6 +516,20 @@ def test_govuk_attachment_links_are_the_pdfs_of_attachments_and_documents():
     assert links[0].published == "2024-02-01T10:00:00+00:00"
 
 
+def test_govuk_attachments_of_the_wrong_json_type_are_none_and_the_rest_is_read():
+    item = {
+        "details": {
+            "attachments": 5,
+            "documents": ['<a href="/media/annex.pdf">Annex</a>'],
+        }
+    }
+    links = govuk_attachment_links(json.dumps(item).encode())
+    assert [c.url for c in links] == ["https://www.gov.uk/media/annex.pdf"]
+    item["details"] = {"attachments": [{"url": "/media/r.pdf"}], "documents": {"a": 1}}
+    links = govuk_attachment_links(json.dumps(item).encode())
+    assert [c.url for c in links] == ["https://www.gov.uk/media/r.pdf"]
+
+
 # WordPress REST
 
 

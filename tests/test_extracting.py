@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from crawler.extracting import extract_pending
-from tests.helpers import query, scalar, store_snapshots
+from crawler.siteserver import Site
+from tests.helpers import ROOT, query, run_cli, scalar, store_snapshots
 
 ARTICLE = (
     "<html><head><title>Referrals rise | Watchdog</title></head><body><article>"
@@ -91,3 +95,127 @@ def test_a_full_re_extraction_does_not_bring_back_a_removed_document(tmp_path):
     extract_pending(db, everything=True)
     assert scalar(db, "select status from documents where url = ?", [url]) == "removed"
     assert [r["kind"] for r in query(db, "select kind from events order by id")] == ["removed"]
+
+
+def test_a_full_re_extraction_rebuilds_history_from_the_snapshots_it_can_store(
+    tmp_path, monkeypatch
+):
+    """A snapshot whose document cannot be stored counts as one that could not be extracted:
+    its rolled-back rows leave the document's next snapshot to start the rebuilt history, which
+    keeps its version's id."""
+    import dataclasses
+
+    import extract
+
+    db = tmp_path / "a.db"
+    url = "http://127.0.0.1/news/a/"
+    for page in ("one", "two"):
+        store_snapshots(db, {url: ARTICLE.format(extra=f"<p>Page {page}.</p>").encode()})
+        extract_pending(db)
+    first, second = [r["id"] for r in query(db, "select id from versions order by id")]
+    real = extract.extract_document
+
+    def unstorable_first(body, url, content_type=None):
+        doc = real(body, url, content_type)
+        return dataclasses.replace(doc, author="\udfff") if b"Page one" in body else doc
+
+    # The workers fork from this process, so they extract with the substitute too.
+    monkeypatch.setattr(extract, "extract_document", unstorable_first)
+    report = extract_pending(db, everything=True)
+    assert (report.failed, report.extracted) == (1, 1)
+    assert [r["id"] for r in query(db, "select id from versions")] == [second]
+    assert "Page two." in scalar(db, "select text from documents")
+
+
+#: A crawl whose extractor gives two pages values SQLite cannot take, as an extractor that let a
+#: JSON `\udfff` escape or an absurd offset through would: the workers fork from this process, so
+#: they run the substitute too.
+UNSTORABLE_DRIVER = """
+import dataclasses, sys
+import extract
+from crawler.crawl import crawl
+from crawler.sources import load_sources
+
+real = extract.extract_document
+
+def unstorable_for_some(body, url, content_type=None):
+    doc = real(body, url, content_type)
+    if "/bad/" in url:
+        return dataclasses.replace(doc, author="A \\udfff B")
+    if "/huge/" in url:
+        figure = dataclasses.replace(doc.figures[0], start=10**30)
+        return dataclasses.replace(doc, figures=[figure])
+    return doc
+
+extract.extract_document = unstorable_for_some
+print(crawl(load_sources(sys.argv[1]), sys.argv[2]).status)
+"""
+
+
+def test_a_document_the_archive_cannot_hold_fails_alone_and_later_crawls_go_on(tmp_path):
+    root = tmp_path / "site"
+    names = ["a", "bad", "huge", "c"]
+    for name in names:
+        page = root / "news" / name / "index.html"
+        page.parent.mkdir(parents=True)
+        page.write_text(ARTICLE.format(extra=f"<p>Page {name}.</p>"))
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    (root / "routes.toml").write_text('[site]\nlast_modified = "2024-06-20T09:00:00Z"\n')
+
+    def feed(*items: str) -> str:
+        entries = "".join(f"<item><link>{{{{base}}}}/news/{n}/</link></item>" for n in items)
+        return f"<rss version='2.0'><channel><title>N</title>{entries}</channel></rss>"
+
+    (root / "feed.xml").write_text(feed(*names))
+    with Site(root, host="127.0.0.233") as site:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[sources]]\nid = "site"\nname = "Site"\nkind = "news"\n'
+            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
+            f'feeds = ["{site.url("/feed.xml")}"]\ndelay = 0\n'
+        )
+        db = tmp_path / "archive.db"
+        child = subprocess.run(
+            [sys.executable, "-c", UNSTORABLE_DRIVER, str(sources), str(db)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=ROOT,
+        )
+        assert child.returncode == 0, child.stderr[-3000:]
+        assert child.stdout.split()[-1] == "partial"
+        urls = {r["url"] for r in query(db, "select url from documents")}
+        assert urls == {site.url("/news/a/"), site.url("/news/c/")}
+        failures = {r["url"]: r["reason"] for r in query(db, "select url, reason from failures")}
+        assert set(failures) == {site.url("/news/bad/"), site.url("/news/huge/")}
+        assert failures[site.url("/news/bad/")].startswith(
+            "could not store: author holds text that is not valid Unicode"
+        )
+        assert failures[site.url("/news/huge/")] == (
+            "could not store: OverflowError: Python int too large to convert to SQLite INTEGER"
+        )
+        # Each is done with, so no later run stumbles on it again.
+        settled = query(db, "select url, extract_error from snapshots where role = 'document'")
+        assert {r["url"]: r["extract_error"] for r in settled} == {
+            site.url(f"/news/{n}/"): failures.get(site.url(f"/news/{n}/")) for n in names
+        }
+        run = query(db, "select status, finished_at, failures from runs")[0]
+        assert (run["status"], run["failures"]) == ("partial", 2) and run["finished_at"]
+        # A later crawl, with the real extractor, goes on: the new page is archived.
+        (root / "news" / "d").mkdir()
+        (root / "news" / "d" / "index.html").write_text(ARTICLE.format(extra="<p>Page d.</p>"))
+        site.set_page("/feed.xml", site.render_text(feed(*names, "d")))
+        later = run_cli("crawl", "--sources", str(sources), "--db", str(db))
+    assert later.returncode == 0, later.stderr[-3000:]
+    assert site.url("/news/d/") in {r["url"] for r in query(db, "select url from documents")}
+    assert [r["status"] for r in query(db, "select status from runs order by id")] == [
+        "partial",
+        "ok",
+    ]
+    assert (
+        scalar(
+            db, "select count(*) from snapshots where extracted_at is null and role = 'document'"
+        )
+        == 0
+    )
+    assert scalar(db, "pragma integrity_check") == "ok"

@@ -77,6 +77,8 @@ def public_source(**extra) -> Source:
         ("https://evil.example.net/", "outside allowed_domains"),
         ("file:///etc/passwd", "not an http(s) URL"),
         ("gopher://www.example.org/", "not an http(s) URL"),
+        # A lone surrogate (from a JSON `\udc80` escape): no request or row can hold it.
+        ("https://www.example.org/news/p\udc80/", "not a usable URL"),
         # Inside allowed_domains by name, but it resolves to loopback (from /etc/hosts).
         ("http://localhost/internal/", "resolves to a private or loopback address"),
     ],
@@ -97,6 +99,7 @@ def write_redirect_site(root: Path) -> Path:
         "metadata": "http://169.254.169.254/latest/meta-data/",
         "offsite": "{{base:offsite}}/stories/council-budget-vote-syndicated/",
         "scheme": "file:///etc/passwd",
+        "javascript": "javascript:alert(1)",
     }
     links = "".join(f'<a href="/go/{name}/">{name}</a>' for name in targets)
     (root / "index.html").write_text(
@@ -132,6 +135,7 @@ def test_redirects_to_private_addresses_and_other_domains_are_refused_and_record
         ("metadata", "169.254.169.254"),
         ("offsite", "outside allowed_domains"),
         ("scheme", "not an http(s) URL"),
+        ("javascript", "Location javascript:alert(1) is not an http(s) URL"),
     ):
         reason = reasons.get(f"{base}/go/{name}/", "")
         assert "redirect from" in reason and needle in reason, (name, reason)

@@ -128,14 +128,14 @@ def govuk_attachment_links(body: bytes, url: str | None = None) -> list[Candidat
             seen.add(link)
             found.append(Candidate(link, published=published, title=title or None))
 
-    for attachment in details.get("attachments") or []:
+    for attachment in _list(details.get("attachments")):
         if isinstance(attachment, dict):
             add(
                 _str(attachment.get("url")),
                 _str(attachment.get("title")),
                 declared_pdf=attachment.get("content_type") == "application/pdf",
             )
-    for snippet in details.get("documents") or []:
+    for snippet in _list(details.get("documents")):
         if isinstance(snippet, str):
             for href, anchor in _html_links(snippet):
                 add(href, anchor)
@@ -266,6 +266,12 @@ def _int(value: Any, default: int) -> int:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return default
+
+
+def _list(value: Any) -> list:
+    """A JSON field that should hold a list, or an empty one: an item whose `attachments` is
+    `5` has no attachments to read, and its other fields are still good."""
+    return value if isinstance(value, list) else []
 
 
 def _str(value: Any) -> str | None:

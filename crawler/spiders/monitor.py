@@ -99,6 +99,11 @@ class MonitorSpider(scrapy.Spider):
         self.api_pages: dict[str, tuple[str, str]] = {}
         self.apis_listed: set[tuple[str, str]] = set()
         self.apis_broken: set[tuple[str, str]] = set()
+        # API pages read per source, and the entries each API's pages gave this run: an API that
+        # ignores its page parameter, or claims a total it never reaches, is paged no further
+        # than `max_pages`, nor past a page that brings nothing new.
+        self.api_pages_read: Counter[str] = Counter()
+        self.api_entries: dict[tuple[str, str], set[str]] = {}
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> MonitorSpider:
@@ -243,7 +248,12 @@ class MonitorSpider(scrapy.Spider):
         self.entries_refused[source.id] += 1
         self.crawler.stats.inc_value("oversight/entries_refused")
         self.logger.warning(
-            "[%s] %s entry refused: %s (listed in %s): %s", source.id, kind, url, listing, reason
+            "[%s] %s entry refused: %s (listed in %s): %s",
+            source.id,
+            kind,
+            archive.storable_text(url),
+            listing,
+            reason,
         )
 
     def walks_incrementally(self, source: Source) -> bool:
@@ -532,7 +542,31 @@ class MonitorSpider(scrapy.Spider):
                 listed_in=("api", response.url),
             )
         api_url = response.meta["api_url"]
-        if next_url:
+        page_url = response.meta.get("redirect_urls", [response.url])[0]
+        self.api_pages_read[source.id] += 1
+        seen = self.api_entries.setdefault((source.id, api_url), set())
+        repeated = bool(candidates) and all(c.url in seen for c in candidates)
+        seen.update(c.url for c in candidates)
+        if repeated:
+            # The listing is not known to be whole, so the next run reads it again from where
+            # this one started (`self.failure` marks it broken).
+            yield self.failure(
+                source.id,
+                page_url,
+                "api",
+                "API page lists only entries its earlier pages gave this run, so its next page "
+                "was not asked for: the API ignores its page parameter or overstates its total",
+                response.status,
+            )
+        elif next_url and self.api_pages_read[source.id] >= source.max_pages:
+            yield self.failure(
+                source.id,
+                next_url,
+                "api",
+                f"API page limit reached ({source.max_pages} pages this run; raise max_pages in "
+                "sources.toml if the site really lists that many)",
+            )
+        elif next_url:
             api_type = response.meta.get("api_type")
             yield from self.request(next_url, source, "api", api_type=api_type, api_url=api_url)
         else:
