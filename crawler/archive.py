@@ -1167,8 +1167,9 @@ def store_documents(
     """Write a batch of extracted documents (with versions, figures and the rest) in one transaction.
 
     `results` holds each snapshot (as from `snapshots_for_extraction`) with its `extract.Document`
-    and the MinHash signature of its text (computed in the worker, where the CPU time is spread). `rebuilding` holds the documents a full re-extraction
-    is rebuilding (see `documents_to_rebuild`); the first snapshot of each resets its history.
+    and the MinHash signature of its text (computed in the worker, where the CPU time is spread).
+    `rebuilding` holds the documents a full re-extraction is rebuilding (see
+    `documents_to_rebuild`); the first snapshot of each resets its history.
 
     Each document is written in a savepoint of its own: one whose values SQLite cannot take
     (`UNSTORABLE`) is rolled back alone and recorded as a failure (`counts["unstorable"]`: its
