@@ -747,3 +747,45 @@ def test_a_feed_entry_s_attached_report_is_archived_when_it_matches_documents(tm
         ("report.pdf", "2025-03-04T09:00:00+00:00", "listing"),
         ("release.html", "2025-03-04T09:00:00+00:00", "listing"),
     ]
+
+
+def test_a_page_that_refreshes_at_once_to_another_is_a_stub_not_a_document(tmp_path):
+    folder = tmp_path / "site"
+    (folder / "news").mkdir(parents=True)
+    story = " ".join(f"The inspectorate found {n} forces needed to improve." for n in range(30))
+    (folder / "news" / "moved.html").write_text(
+        '<html><head><title>Moved</title><meta http-equiv="refresh" content="0; url=/news/real.html">'
+        "</head><body><p>This page has moved.</p></body></html>"
+    )
+    (folder / "news" / "live.html").write_text(
+        '<html><head><title>Live blog</title><meta http-equiv="refresh" content="300">'
+        f"</head><body><article><h1>Live blog</h1><p>{story}</p></article></body></html>"
+    )
+    (folder / "news" / "real.html").write_text(
+        "<html><head><title>Real story</title></head><body><article><h1>Real story</h1>"
+        f"<p>{story}</p></article></body></html>"
+    )
+    (folder / "sitemap.xml").write_text(
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>{{base}}/news/moved.html</loc></url>"
+        "<url><loc>{{base}}/news/live.html</loc></url></urlset>"
+    )
+    with Site(folder, host="127.0.0.68") as site:
+        site.set_page(
+            "/sitemap.xml",
+            site.render_text((folder / "sitemap.xml").read_text()),
+            content_type="application/xml",
+        )
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[sources]]\nid = "office"\nname = "Office"\nkind = "watchdog"\n'
+            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
+            f'sitemaps = ["{site.url("/sitemap.xml")}"]\n'
+            "documents = ['/news/']\ndelay = 0\n"
+        )
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+    titles = [r["title"] for r in query(db, "select title from documents order by title")]
+    assert titles == ["Live blog", "Real story"]
+    stub = query(db, "select role from snapshots where url like '%/moved.html'")
+    assert [s["role"] for s in stub] == ["page"]

@@ -16,7 +16,7 @@ from w3lib.html import get_meta_refresh
 
 from crawler.discovery import Candidate, absolute_http_url, origin
 
-__all__ = ["LinkScreen", "extract_links", "meta_refresh_target"]
+__all__ = ["LinkScreen", "extract_links", "meta_redirect_target", "meta_refresh_target"]
 
 _LINK_TAGS = ("a", "area")
 
@@ -115,15 +115,31 @@ class LinkScreen:
         return False
 
 
+#: A refresh sooner than this is a redirect: the page is a stub ("Moved"), not a document.
+IMMEDIATE_REFRESH_SECONDS = 5
+
+
 def meta_refresh_target(body: bytes, url: str) -> str | None:
     """The absolute http(s) URL a `<meta http-equiv="refresh">` sends the reader to, if any."""
+    found = _meta_refresh(body, url)
+    return found[1] if found else None
+
+
+def meta_redirect_target(body: bytes, url: str) -> str | None:
+    """Where a page that sends its reader on at once (within IMMEDIATE_REFRESH_SECONDS) goes."""
+    found = _meta_refresh(body, url)
+    return found[1] if found and found[0] <= IMMEDIATE_REFRESH_SECONDS else None
+
+
+def _meta_refresh(body: bytes, url: str) -> tuple[float, str] | None:
     if b"\x00" not in body[:512] and b"refresh" not in body.lower():
         # Decoding the whole page to find no refresh costs more than this scan; UTF-16 and
         # UTF-32 pages (NULs between the letters) are decoded as before.
         return None
     _, text = html_to_unicode(None, body)
-    _, target = get_meta_refresh(text, baseurl=url)
-    return absolute_http_url(target, url) if target else None
+    interval, target = get_meta_refresh(text, baseurl=url)
+    absolute = absolute_http_url(target, url) if target else None
+    return (interval or 0.0, absolute) if absolute and absolute != url else None
 
 
 def _parse(body: bytes) -> etree._Element | None:

@@ -30,7 +30,12 @@ from crawler.discovery.apis import (
     wordpress_posts_url,
 )
 from crawler.discovery.feeds import parse_feed
-from crawler.discovery.listings import LinkScreen, extract_links, meta_refresh_target
+from crawler.discovery.listings import (
+    LinkScreen,
+    extract_links,
+    meta_redirect_target,
+    meta_refresh_target,
+)
 from crawler.discovery.sitemaps import parse_sitemap
 from crawler.failures import TRANSIENT_REASONS, TRANSIENT_STATUSES, describe_failure
 from crawler.guards import refusal
@@ -385,6 +390,9 @@ class MonitorSpider(scrapy.Spider):
             final_role = "document"
         elif role == "document":
             final_role = "page"  # redirected somewhere that is not a document: kept, not extracted
+        if final_role == "document" and _is_html(response):
+            if meta_redirect_target(response.body, response.url):
+                final_role = "page"  # a "Moved" stub: its target is the document, asked for below
         if meta.get("from_store"):
             # A feed, sitemap or listing that answered 304, read again from its stored copy: the
             # 304 is still recorded, so the source counts as answering.
