@@ -391,7 +391,8 @@ class MonitorSpider(scrapy.Spider):
         elif role == "document":
             final_role = "page"  # redirected somewhere that is not a document: kept, not extracted
         if final_role == "document" and _is_html(response):
-            if meta_redirect_target(response.body, response.url):
+            target = meta_redirect_target(response.body, response.url)
+            if target and refusal(target, source) is None:
                 final_role = "page"  # a "Moved" stub: its target is the document, asked for below
         if meta.get("from_store"):
             # A feed, sitemap or listing that answered 304, read again from its stored copy: the
