@@ -295,11 +295,11 @@ def _cap_links(tree: HtmlElement) -> int:
 
 
 def _drop_code(tree: HtmlElement) -> None:
-    """Remove scripts and style sheets, which trafilatura discards too, before it copies the tree.
+    """Empty scripts and style sheets, which trafilatura discards too, before it copies the tree.
 
     They are half of a typical page's bytes, and trafilatura copies the tree it is given three
-    times before cleaning it. JSON-LD stays: trafilatura reads an article body from it when it
-    finds none in the page.
+    times before cleaning it. Emptied, not removed: their tails are page text. JSON-LD stays:
+    trafilatura reads an article body from it when it finds none in the page.
     """
     for element in tree.iter("script", "style"):
         if element.tag == "style" or element.get("type") != "application/ld+json":

@@ -224,14 +224,19 @@ def test_changed_article_gets_a_second_version(fixture_web, tmp_path):
 REPORT = "/wp-content/uploads/2024/03/vetting-and-counter-corruption-inspection-2024.pdf"
 
 
-def corrected_report() -> bytes:
+def make_pdfs():
+    """The fixture PDF builder (tests/fixtures/extract/make_pdfs.py), loaded as a module."""
     spec = importlib.util.spec_from_file_location(
         "make_pdfs", ROOT / "tests/fixtures/extract/make_pdfs.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.build_pdf(
+    return module
+
+
+def corrected_report() -> bytes:
+    return make_pdfs().build_pdf(
         [["Corrected report: 131 of 490 referrals were for abuse of position."]],
         info={"Title": "Vetting and counter-corruption inspection (corrected)"},
     )
@@ -272,15 +277,16 @@ def test_a_press_release_answering_304_leaves_a_recently_fetched_report_alone(
     assert scalar(db, "select count(*) from documents where url = ?", [watchdog.url(REPORT)]) == 1
 
 
-def one_source_site(root: Path, source_id: str, entry_points: str, documents: str) -> None:
+def one_source_site(root: Path, source_id: str, entry_points: str, *documents: str) -> None:
     """The files a fixture site in `root` needs besides its pages: routes, robots.txt and a
     source entry (`entry_points` is its TOML line of feeds or start_urls)."""
+    patterns = ", ".join(f"'{pattern}'" for pattern in documents)
     (root / "routes.toml").write_text('[site]\nlast_modified = "2024-06-20T09:00:00Z"\n')
     (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
     (root / "source.toml").write_text(
         f'[[sources]]\nid = "{source_id}"\nname = "{source_id}"\nkind = "news"\n'
         'homepage = "{{base}}/"\nallowed_domains = ["{{host}}"]\n'
-        f"{entry_points}\ndocuments = ['{documents}']\ndelay = 0\n"
+        f"{entry_points}\ndocuments = [{patterns}]\ndelay = 0\n"
     )
 
 
@@ -657,13 +663,10 @@ def test_publication_dates_rank_declared_then_listed_then_guessed_then_linking_p
         f'<p>{story}</p><p><a href="/reports/workforce.pdf">Read the report</a>'
         '<a href="/reports/annex.pdf">Annex</a></p></article></body></html>'
     )
-    make_pdfs = corrected_report_module()
-    (folder / "reports" / "workforce.pdf").write_bytes(
-        make_pdfs.build_pdf([["Police workforce report. 4,372 officers."]])
-    )
+    builder = make_pdfs()
     # Made on a machine whose clock was wrong: no publication date at all.
     (folder / "reports" / "annex.pdf").write_bytes(
-        make_pdfs.build_pdf([["Annex tables."]], info={"CreationDate": "D:20990101000000Z"})
+        builder.build_pdf([["Annex tables."]], info={"CreationDate": "D:20990101000000Z"})
     )
     items = "".join(
         f"<item><title>{slug}</title><link>{{{{base}}}}/news/{slug}.html</link>"
@@ -671,23 +674,18 @@ def test_publication_dates_rank_declared_then_listed_then_guessed_then_linking_p
         for slug in ("bylined", "release")
     )
     (folder / "feed.xml").write_text(f'<rss version="2.0"><channel>{items}</channel></rss>')
+    one_source_site(
+        folder, "office", 'feeds = ["{{base}}/feed.xml"]', "/news/[a-z]+\\.html$", "\\.pdf$"
+    )
     with Site(folder, host="127.0.0.66") as site:
         site.set_page(
             "/reports/workforce.pdf",
-            (folder / "reports" / "workforce.pdf").read_bytes(),
+            builder.build_pdf([["Police workforce report. 4,372 officers."]]),
             last_modified="2025-03-20T10:00:00Z",
             content_type="application/pdf",
         )
-        site.set_page("/feed.xml", site.render_text((folder / "feed.xml").read_text()))
-        sources = tmp_path / "sources.toml"
-        sources.write_text(
-            f'[[sources]]\nid = "office"\nname = "Office"\nkind = "watchdog"\n'
-            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
-            f'feeds = ["{site.url("/feed.xml")}"]\n'
-            "documents = ['/news/[a-z]+\\.html$', '\\.pdf$']\ndelay = 0\n"
-        )
         db = tmp_path / "archive.db"
-        crawl(sources, db)
+        crawl(make_sources(tmp_path, site), db)
     dates = {
         r["url"].rsplit("/", 1)[1]: (r["published"][:10], r["published_from"])
         for r in query(db, "select url, published, published_from from documents")
@@ -700,16 +698,6 @@ def test_publication_dates_rank_declared_then_listed_then_guessed_then_linking_p
     }
 
 
-def corrected_report_module():
-    spec = importlib.util.spec_from_file_location(
-        "make_pdfs", ROOT / "tests/fixtures/extract/make_pdfs.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_feed_entry_s_attached_report_is_archived_when_it_matches_documents(tmp_path):
     folder = tmp_path / "site"
     (folder / "news").mkdir(parents=True)
@@ -719,7 +707,7 @@ def test_a_feed_entry_s_attached_report_is_archived_when_it_matches_documents(tm
         "<p>The inspectorate published its report on vetting today.</p></article></body></html>"
     )
     (folder / "files" / "report.pdf").write_bytes(
-        corrected_report_module().build_pdf([["Vetting report. 118 of 490 referrals."]])
+        make_pdfs().build_pdf([["Vetting report. 118 of 490 referrals."]])
     )
     (folder / "files" / "notes.docx").write_bytes(b"PK\x03\x04 not fetched")
     (folder / "feed.xml").write_text(
@@ -729,17 +717,10 @@ def test_a_feed_entry_s_attached_report_is_archived_when_it_matches_documents(tm
         '<enclosure url="{{base}}/files/notes.docx" type="application/msword" length="1"/>'
         "</item></channel></rss>"
     )
+    one_source_site(folder, "office", 'feeds = ["{{base}}/feed.xml"]', "/news/", "\\.pdf$")
     with Site(folder, host="127.0.0.67") as site:
-        site.set_page("/feed.xml", site.render_text((folder / "feed.xml").read_text()))
-        sources = tmp_path / "sources.toml"
-        sources.write_text(
-            f'[[sources]]\nid = "office"\nname = "Office"\nkind = "watchdog"\n'
-            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
-            f'feeds = ["{site.url("/feed.xml")}"]\n'
-            "documents = ['/news/', '\\.pdf$']\ndelay = 0\n"
-        )
         db = tmp_path / "archive.db"
-        crawl(sources, db)
+        crawl(make_sources(tmp_path, site), db)
         paths = [r.path for r in site.log]
     assert "/files/report.pdf" in paths and "/files/notes.docx" not in paths
     found = query(db, "select url, published, published_from from documents order by url")
@@ -770,21 +751,10 @@ def test_a_page_that_refreshes_at_once_to_another_is_a_stub_not_a_document(tmp_p
         "<url><loc>{{base}}/news/moved.html</loc></url>"
         "<url><loc>{{base}}/news/live.html</loc></url></urlset>"
     )
+    one_source_site(folder, "office", 'sitemaps = ["{{base}}/sitemap.xml"]', "/news/")
     with Site(folder, host="127.0.0.68") as site:
-        site.set_page(
-            "/sitemap.xml",
-            site.render_text((folder / "sitemap.xml").read_text()),
-            content_type="application/xml",
-        )
-        sources = tmp_path / "sources.toml"
-        sources.write_text(
-            f'[[sources]]\nid = "office"\nname = "Office"\nkind = "watchdog"\n'
-            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
-            f'sitemaps = ["{site.url("/sitemap.xml")}"]\n'
-            "documents = ['/news/']\ndelay = 0\n"
-        )
         db = tmp_path / "archive.db"
-        crawl(sources, db)
+        crawl(make_sources(tmp_path, site), db)
     titles = [r["title"] for r in query(db, "select title from documents order by title")]
     assert titles == ["Live blog", "Real story"]
     stub = query(db, "select role from snapshots where url like '%/moved.html'")

@@ -294,8 +294,8 @@ class MonitorSpider(scrapy.Spider):
         return before["listing_limit"] if walk == "stopped" and before else None
 
     def date_later(self, url: str, candidate: Candidate | None) -> None:
-        """A feed, sitemap or API dating a document first reached by a link (undated, or dated
-        by the page that linked to it): its date is kept all the same, whichever came first."""
+        """A feed, sitemap or API dating a document first reached, undated, by a link: its date
+        is kept all the same, whichever came first."""
         if url in self.undated and _dates(candidate):
             assert candidate is not None
             self.undated.discard(url)
