@@ -24,11 +24,14 @@ from trafilatura.xml import xmltotxt
 from extract.encoding import charset_from_content_type, decode_html, wide_codec
 from extract.html_metadata import read_metadata
 from extract.html_structure import (
+    MAX_COLUMNS,
+    MAX_PADDING,
     block_text,
     find_images,
     find_tables,
     find_withdrawal_notice,
     in_furniture,
+    table_padding,
 )
 from extract.links import absolute_url, dedupe_links, without_fragment
 from extract.records import Document, ExtractionError, Link
@@ -91,6 +94,8 @@ def extract_html(body: bytes, url: str, content_type: str | None = None) -> Docu
     base = _base_url(tree, url) or ""
     about = read_metadata(tree, url)
     _drop_code(tree)
+    if text.count("<p") + text.count("<P") > MANY_PARAGRAPHS:  # "<pre", "<path": no harm
+        _one_text_per_paragraph(tree)
     result = _trafilatura(tree)
 
     main_text: str = ""
@@ -106,6 +111,7 @@ def extract_html(body: bytes, url: str, content_type: str | None = None) -> Docu
         main_text = _visible_text(tree)
     if not main_text and not about.title:
         raise ExtractionError("HTML page has no readable text")
+    tables, cut = find_tables(tree, main_text)
 
     return Document(
         url=url,
@@ -120,10 +126,10 @@ def extract_html(body: bytes, url: str, content_type: str | None = None) -> Docu
         language=about.language,
         site_name=about.site_name,
         links=links,
-        tables=find_tables(tree, main_text),
+        tables=tables,
         images=find_images(tree, main_text, base),
         withdrawn=find_withdrawal_notice(tree) if _mentions_withdrawal(text) else None,
-        omissions=omissions,
+        omissions=[*omissions, *cut],
     )
 
 
@@ -170,7 +176,7 @@ def _parse(text: str) -> tuple[HtmlElement, list[str]]:
         tree = trafilatura.load_html(etree.tostring(tree, encoding="unicode"))
         if tree is None:
             raise ExtractionError("not HTML: nothing could be parsed")
-    _bound_markup(tree, text)
+    omissions.extend(_bound_markup(tree, text))
     capped = _cap_links(tree)
     if capped:
         omissions.append(
@@ -226,11 +232,21 @@ _NESTED_PARTS = {
 # trafilatura walks each element many times: a page of 250,000 <br>s took it 30 s. Runs longer
 # than this are cut to it; blank lines, however many, read the same.
 MAX_BREAKS = 20
-_BOUNDED_TAG = re.compile(r"<(table|article|br)\b", re.IGNORECASE)
+# Fewer rows than this cannot pad a table past MAX_PADDING, so most pages skip the count.
+_FEW_ROWS = MAX_PADDING // MAX_COLUMNS
+# trafilatura's test for paragraph text (`//p//text()`) takes time with the square of the text
+# pieces inside paragraphs: 20,000 paragraphs of two <span>s each took it 8.6 s, and of plain
+# text 1.1 s. Past this many paragraphs, inline wrappers that only style text are dropped (their
+# words stay, joined as a browser shows them), so each paragraph is one piece of text. The
+# page's metadata is read first: a byline's <span class="author"> is still there for it.
+MANY_PARAGRAPHS = 5_000
+_STYLE_ONLY = ("span", "font", "b", "strong", "i", "em", "u", "small", "mark", "abbr")
+_BOUNDED_TAG = re.compile(r"<(table|article|br|tr)\b", re.IGNORECASE)
 
 
-def _bound_markup(tree: HtmlElement, text: str) -> None:
-    """Deep nesting and long runs of <br> cut down before trafilatura sees them.
+def _bound_markup(tree: HtmlElement, text: str) -> list[str]:
+    """Deep nesting, long runs of <br> and huge tables cut down before trafilatura sees them;
+    returns what a reader should know was changed.
 
     The tags are counted in the text first, in one pass: almost every page has too few of them
     for either to matter, and is left as it is without a walk of its tree.
@@ -241,6 +257,38 @@ def _bound_markup(tree: HtmlElement, text: str) -> None:
             _flatten_deep_nesting(tree, tag, parts)
     if counts["br"] > MAX_BREAKS:
         _cut_break_runs(tree)
+    return _tables_as_text(tree) if counts["tr"] > _FEW_ROWS else []
+
+
+def _one_text_per_paragraph(tree: HtmlElement) -> None:
+    """Style-only wrappers dropped, and each paragraph's pieces of text joined into one node
+    (libxml2 keeps a stripped tag's text as a node of its own)."""
+    etree.strip_tags(tree, *_STYLE_ONLY)
+    for paragraph in tree.iter("p"):
+        if len(paragraph) == 0 and paragraph.text:
+            paragraph.text = paragraph.text
+
+
+def _tables_as_text(tree: HtmlElement) -> list[str]:
+    """Tables that trafilatura's padding would grow past MAX_PADDING cells made plain
+    paragraphs, one per row with its cells' words."""
+    omissions = []
+    for table in list(tree.iter("table")):
+        rows, columns, padding = table_padding(table)
+        if padding <= MAX_PADDING:
+            continue
+        for row in list(table.iter("tr")):
+            words = " ".join(block_text(cell) for cell in row.xpath("./th|./td"))
+            for child in list(row):
+                row.remove(child)
+            row.tag, row.text = "p", words
+        for part in table.iter("table", "caption", "thead", "tbody", "tfoot"):
+            part.tag = "p" if part.tag == "caption" else "div"
+        omissions.append(
+            f"a table of {rows:,} rows and up to {columns} columns is read as text: as a table "
+            f"its rows would be padded with {padding:,} empty cells"
+        )
+    return omissions
 
 
 def _flatten_deep_nesting(tree: HtmlElement, tag: str, parts: tuple[str, ...]) -> None:

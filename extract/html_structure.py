@@ -74,36 +74,142 @@ def _main_scope(tree: HtmlElement) -> etree._Element:
     return tree
 
 
-def find_tables(tree: HtmlElement, text: str) -> list[Table]:
-    """Data tables whose cells made it into the main text; layout tables are left out."""
-    tables = []
+MAX_COLUMNS = 100  # a data table wider than this is a layout trick or hostile markup
+# trafilatura pads every row of a table to its widest, spans filled in: one row of 100 cells
+# over 40,000 rows of one, a 760 KB page, took it 40 s. A table that padding would grow by more
+# than this many cells is read as text instead (see `extract.html._bound_markup`).
+MAX_PADDING = 50_000
+MAX_PAGE_CELLS = 200_000  # all of a page's tables together, spans filled in
+
+_SPAN = re.compile(r"\s*(\d+)")
+
+
+def find_tables(tree: HtmlElement, text: str) -> tuple[list[Table], list[str]]:
+    """Data tables whose cells made it into the main text (layout tables are left out), and
+    what of them could not be kept.
+
+    Cells spanning rows or columns are repeated into every position they cover, so each row
+    stands alone ("Kent" on each of its three rows) and columns line up with the header, as in
+    a spreadsheet export. Stacked header rows are joined per column ("Referrals 2023").
+    """
+    tables: list[Table] = []
+    omissions: list[str] = []
+    budget = MAX_PAGE_CELLS
     haystack = " ".join(text.split())
     for table in _main_scope(tree).iter("table"):
         if table.find(".//table") is not None or in_furniture(table):
             continue
-        cells_by_row = [
-            (row, [block_text(c) for c in row.xpath("./th|./td")]) for row in table.iter("tr")
-        ]
-        cells_by_row = [(row, cells) for row, cells in cells_by_row if any(cells)]
-        rows = [cells for _, cells in cells_by_row]
-        if len(rows) < 2 or max(len(row) for row in rows) < 2:
+        rows = [row for row in table.iter("tr") if any(block_text(c) for c in _cells(row))]
+        grid, cut = _grid(rows, budget)
+        if len(grid) < 2 or max(len(cells) for cells in grid) < 2:
             continue
-        sample = [cell for row in rows for cell in row if cell][:20]
+        sample = [cell for cells in grid for cell in cells if cell][:20]
         if sum(cell in haystack for cell in sample) < max(1, len(sample) // 2):
             continue
-        first = cells_by_row[0][0]
-        header: list[str] = []
-        if (first.xpath("./th") and not first.xpath("./td")) or first.getparent().tag == "thead":
-            header, rows = rows[0], rows[1:]
+        budget -= sum(len(cells) for cells in grid)
+        if cut:
+            omissions.append(
+                f"table {len(tables) + 1} read to row {len(grid)} of {len(rows):,}: its cells "
+                f"would pass {MAX_PAGE_CELLS:,} on the page"
+            )
+        heads = 0
+        while heads < len(grid) - 1 and _is_header(rows[heads]):
+            heads += 1
         caption = table.find("caption")
         tables.append(
             Table(
                 caption=block_text(caption) or None if caption is not None else None,
-                header=header,
-                rows=rows,
+                header=_joined_header(grid[:heads]),
+                rows=grid[heads:],
             )
         )
-    return tables
+    return tables, omissions
+
+
+def _cells(row: etree._Element) -> list[etree._Element]:
+    return row.xpath("./th|./td")
+
+
+def table_padding(table: etree._Element) -> tuple[int, int, int]:
+    """A table's rows, its widest row's columns (spans counted, at most MAX_COLUMNS), and the
+    cells a rectangle of those would add to the cells the markup has."""
+    rows = widest = cells = 0
+    for row in table.iter("tr"):
+        rows += 1
+        found = _cells(row)
+        cells += len(found)
+        width = sum(_span(cell, "colspan", MAX_COLUMNS) for cell in found)
+        widest = max(widest, min(width, MAX_COLUMNS))
+    return rows, widest, rows * widest - cells
+
+
+def _span(cell: etree._Element, name: str, most: int) -> int:
+    """A cell's rowspan or colspan as browsers read it: leading digits, at least 1."""
+    found = _SPAN.match(cell.get(name) or "")
+    return min(max(int(found.group(1)), 1), most) if found else 1
+
+
+def _grid(rows: list[etree._Element], budget: int) -> tuple[list[list[str]], bool]:
+    """The rows as a rectangle of cell texts with spans filled in; True when cut at `budget`."""
+    grid: list[list[str]] = []
+    filled = 0
+    carried: dict[int, tuple[int, str]] = {}  # column -> (rows still covered, text)
+    for index, row in enumerate(rows):
+        cells: list[str] = []
+        pending = iter(_cells(row))
+        cell = next(pending, None)
+        while (cell is not None or any(col >= len(cells) for col in carried)) and len(
+            cells
+        ) < MAX_COLUMNS:
+            col = len(cells)
+            if col in carried:
+                left, value = carried[col]
+                cells.append(value)
+                if left > 1:
+                    carried[col] = (left - 1, value)
+                else:
+                    del carried[col]
+                continue
+            if cell is None:
+                cells.append("")
+                continue
+            value = block_text(cell)
+            down = _span(cell, "rowspan", len(rows) - index)
+            for _ in range(_span(cell, "colspan", MAX_COLUMNS - col)):
+                if down > 1:
+                    carried[len(cells)] = (down - 1, value)
+                cells.append(value)
+            cell = next(pending, None)
+        filled += len(cells)
+        if filled > budget:
+            return _rectangle(grid), True
+        grid.append(cells)
+    return _rectangle(grid), False
+
+
+def _rectangle(grid: list[list[str]]) -> list[list[str]]:
+    width = max((len(cells) for cells in grid), default=0)
+    return [cells + [""] * (width - len(cells)) for cells in grid]
+
+
+def _is_header(row: etree._Element) -> bool:
+    """A row of column headings: all <th>, or inside <thead>."""
+    cells = _cells(row)
+    return row.getparent().tag == "thead" or all(cell.tag == "th" for cell in cells)
+
+
+def _joined_header(rows: list[list[str]]) -> list[str]:
+    """Stacked heading rows as one: each column's distinct labels, top to bottom."""
+    if not rows:
+        return []
+    header = []
+    for labels in zip(*rows, strict=True):
+        kept: list[str] = []
+        for label in labels:
+            if label and label not in kept:
+                kept.append(label)
+        header.append(" ".join(kept))
+    return header
 
 
 def find_images(tree: HtmlElement, text: str, base: str) -> list[Image]:

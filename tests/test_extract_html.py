@@ -696,3 +696,55 @@ def test_utf_16_and_32_declared_without_byte_order_or_bom_are_read_either_way(co
     body = "<html><body><p>Officers fined £5 — café</p></body></html>".encode(codec)
     text, used = decode_html(body, codec[:6])
     assert (text, used) == ("<html><body><p>Officers fined £5 — café</p></body></html>", codec)
+
+
+def test_spanned_cells_fill_every_position_they_cover_and_stacked_headings_join():
+    table = (
+        "<table><caption>Referrals by force</caption><thead>"
+        '<tr><th rowspan="2">Force</th><th colspan="2">Referrals</th></tr>'
+        "<tr><th>2022</th><th>2023</th></tr></thead><tbody>"
+        '<tr><td rowspan="2">Kent</td><td>118</td><td>120</td></tr>'
+        "<tr><td>52</td><td>60</td></tr>"
+        '<tr><td>Essex</td><td colspan="2;">not recorded</td></tr>'
+        '<tr><td colspan="x">Surrey</td><td rowspan="-1">7</td></tr></tbody></table>'
+    )
+    doc = extract_document(
+        _page("", f"<article><p>Referrals by force and year.</p>{table}</article>"),
+        "https://w.example/a",
+    )
+    assert [(t.caption, t.header, t.rows) for t in doc.tables] == [
+        (
+            "Referrals by force",
+            ["Force", "Referrals 2022", "Referrals 2023"],
+            [
+                ["Kent", "118", "120"],
+                ["Kent", "52", "60"],
+                ["Essex", "not recorded", "not recorded"],
+                ["Surrey", "7", ""],
+            ],
+        )
+    ]
+
+
+def test_a_table_padding_would_blow_up_is_read_as_text_with_its_words():
+    rows = "".join(f"<tr><td>Row {n} had 118 referrals</td></tr>" for n in range(1_000))
+    table = f'<table><tr><td colspan="100">Referrals by row</td></tr>{rows}</table>'
+    doc = extract_document(
+        _page("", f"<article><p>Referrals by row.</p>{table}</article>"), "https://w.example/a"
+    )
+    assert doc.tables == []
+    assert "Row 999 had 118 referrals" in doc.text
+    assert doc.omissions == [
+        "a table of 1,001 rows and up to 100 columns is read as text: as a table its rows "
+        "would be padded with 99,099 empty cells"
+    ]
+
+
+def test_thousands_of_styled_paragraphs_keep_their_words_and_the_byline():
+    paragraphs = "".join(
+        f"<p><span>Officer</span> <b>{n}</b> <em>was</em> dismissed.</p>" for n in range(6_000)
+    )
+    body = f'<article><p class="byline">By <span class="author">Jane Reporter</span></p>{paragraphs}</article>'
+    doc = extract_document(_page("", body), "https://w.example/a")
+    assert "Officer 5999 was dismissed." in doc.text
+    assert doc.author == "Jane Reporter"

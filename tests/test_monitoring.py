@@ -54,11 +54,19 @@ def test_quoted_and_misquoted_figures_are_marked_for_a_journalist(demo_archive):
         left join figures f on f.id = k.figure_id left join figures g on g.id = k.cited_figure_id""",
     )
     news = demo.sites["news"]
-    quoted = [c for c in checks if c["status"] == "quoted"
-              and c["citing"] == news.url("/news/article/police-sexual-misconduct-referrals-double")]
+    quoted = [
+        c
+        for c in checks
+        if c["status"] == "quoted"
+        and c["citing"] == news.url("/news/article/police-sexual-misconduct-referrals-double")
+    ]
     assert any("147" in (c["figure"] or "") for c in quoted)
-    flagged = [c for c in checks if c["status"] == "check"
-               and c["citing"] == news.url("/news/article/stop-and-search-payouts-watchdog-review")]
+    flagged = [
+        c
+        for c in checks
+        if c["status"] == "check"
+        and c["citing"] == news.url("/news/article/stop-and-search-payouts-watchdog-review")
+    ]
     assert any("1.5" in (c["figure"] or "") and "1.2" in (c["cited"] or "") for c in flagged)
 
 
@@ -81,24 +89,29 @@ def write_site(folder: Path, pages: dict[str, str]) -> None:
         entries.append(f"<url><loc>{{{{base}}}}/stories/{slug}/</loc></url>")
     (folder / "sitemap.xml").write_text(
         '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        + "".join(entries) + "</urlset>"
+        + "".join(entries)
+        + "</urlset>"
     )
 
 
 def site_sources(tmp_path: Path, site: Site, **extra: str) -> Path:
     lines = "\n".join(f"{k} = {v}" for k, v in extra.items())
     path = tmp_path / "sources.toml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         [[sources]]
         id = "wire"
         name = "Wire"
         kind = "news"
-        homepage = "{site.url('/')}"
+        homepage = "{site.url("/")}"
         allowed_domains = ["{site.host}"]
-        sitemaps = ["{site.url('/sitemap.xml')}"]
+        sitemaps = ["{site.url("/sitemap.xml")}"]
         documents = ['/stories/[a-z0-9-]+/$']
         delay = 0
-        """) + lines + "\n")
+        """)
+        + lines
+        + "\n"
+    )
     return path
 
 
@@ -118,10 +131,16 @@ def test_syndicated_copy_is_marked_duplicate_of_the_earliest(tmp_path):
         db = tmp_path / "archive.db"
         crawl(sources, db)
         copy = STORY.replace("the commissioner promised", "the commissioner has promised", 1)
-        site.set_page("/stories/regional-copy/", f"<html><head><title>Regional copy</title></head>"
-                      f"<body><article><h1>Regional copy</h1><p>{copy}</p></article></body></html>")
-        sitemap = (folder / "sitemap.xml").read_text().replace(
-            "</urlset>", "<url><loc>{{base}}/stories/regional-copy/</loc></url></urlset>")
+        site.set_page(
+            "/stories/regional-copy/",
+            f"<html><head><title>Regional copy</title></head>"
+            f"<body><article><h1>Regional copy</h1><p>{copy}</p></article></body></html>",
+        )
+        sitemap = (
+            (folder / "sitemap.xml")
+            .read_text()
+            .replace("</urlset>", "<url><loc>{{base}}/stories/regional-copy/</loc></url></urlset>")
+        )
         site.set_page("/sitemap.xml", site.render_text(sitemap), content_type="application/xml")
         crawl(sources, db)
     rows = {r["url"].rstrip("/").rsplit("/", 1)[1]: r for r in query(db, "select * from documents")}
@@ -148,9 +167,14 @@ def test_document_that_leaves_the_sitemap_is_marked_removed_then_restored(tmp_pa
         assert doc["status"] == "removed" and doc["text"]
         site.set_page("/sitemap.xml", site.render_text(full), content_type="application/xml")
         crawl(sources, db)
-    kinds = [e["kind"] for e in query(db, "select kind from events where document_id = ? order by id", [doc["id"]])]
+    kinds = [
+        e["kind"]
+        for e in query(db, "select kind from events where document_id = ? order by id", [doc["id"]])
+    ]
     assert kinds == ["removed", "restored"]
-    assert query(db, "select status from documents where id = ?", [doc["id"]])[0]["status"] == "live"
+    assert (
+        query(db, "select status from documents where id = ?", [doc["id"]])[0]["status"] == "live"
+    )
 
 
 def test_an_edit_whose_sitemap_lastmod_moved_is_declared_and_one_without_is_not(tmp_path):
@@ -202,8 +226,19 @@ def test_sigterm_finishes_writes_and_marks_the_run_partial(tmp_path):
         sources.write_text(sources.read_text().replace("delay = 0", "delay = 0.3"))
         db = tmp_path / "archive.db"
         process = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", "--sources", str(sources), "--db", str(db)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "crawler.cli",
+                "crawl",
+                "--sources",
+                str(sources),
+                "--db",
+                str(db),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env={**os.environ, "OVERSIGHT_WATCHES": "/nonexistent"},
         )
         deadline = time.monotonic() + 60
@@ -223,8 +258,18 @@ def test_sigterm_finishes_writes_and_marks_the_run_partial(tmp_path):
 def test_watch_runs_scheduled_crawls_and_stops(tmp_path, fixture_web):
     sources = make_sources(tmp_path, fixture_web["news"])
     db = tmp_path / "archive.db"
-    result = run_cli("watch", "--every", "1s", "--max-runs", "2", "--sources", str(sources),
-                     "--db", str(db), timeout=180)
+    result = run_cli(
+        "watch",
+        "--every",
+        "1s",
+        "--max-runs",
+        "2",
+        "--sources",
+        str(sources),
+        "--db",
+        str(db),
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     runs = query(db, "select status from runs order by id")
     assert len(runs) == 2 and all(r["status"] in ("ok", "partial") for r in runs)
@@ -238,7 +283,13 @@ def test_new_documents_matching_a_watch_become_alerts(tmp_path, fixture_web):
     result = run_cli("crawl", "--sources", str(sources), "--db", str(db), "--watches", str(watches))
     assert result.returncode == 0, result.stderr
     alerts = json.loads(run_cli("alerts", "--db", str(db), "--json").stdout)
-    matching = {r["url"] for r in query(db, "select d.url from documents_fts f join documents d on d.rowid = f.rowid where documents_fts match 'vetting'")}
+    matching = {
+        r["url"]
+        for r in query(
+            db,
+            "select d.url from documents_fts f join documents d on d.rowid = f.rowid where documents_fts match 'vetting'",
+        )
+    }
     assert {a["url"] for a in alerts} == matching and matching
     assert {a["reason"] for a in alerts} == {"new"}
 
@@ -252,7 +303,13 @@ def test_documents_fetched_by_one_run_and_extracted_by_the_next_still_alert(tmp_
     assert run_cli(*args, "--no-extract").returncode == 0
     assert run_cli(*args).returncode == 0
     alerts = json.loads(run_cli("alerts", "--db", str(db), "--json").stdout)
-    matching = {r["url"] for r in query(db, "select d.url from documents_fts f join documents d on d.rowid = f.rowid where documents_fts match 'vetting'")}
+    matching = {
+        r["url"]
+        for r in query(
+            db,
+            "select d.url from documents_fts f join documents d on d.rowid = f.rowid where documents_fts match 'vetting'",
+        )
+    }
     assert {a["url"] for a in alerts} == matching and matching
     runs = query(db, "select documents_new from runs order by id")
     assert [r["documents_new"] for r in runs] == [0, scalar(db, "select count(*) from documents")]
@@ -262,7 +319,14 @@ def test_bad_watches_file_is_refused_before_crawling(tmp_path, fixture_web):
     sources = make_sources(tmp_path, fixture_web["news"])
     watches = tmp_path / "watches.toml"
     watches.write_text('[[watches]]\nname = "broken"\nquery = "AND OR"\n')
-    result = run_cli("crawl", "--sources", str(sources), "--db", str(tmp_path / "a.db"),
-                     "--watches", str(watches))
+    result = run_cli(
+        "crawl",
+        "--sources",
+        str(sources),
+        "--db",
+        str(tmp_path / "a.db"),
+        "--watches",
+        str(watches),
+    )
     assert result.returncode != 0 and "broken" in result.stderr
     assert fixture_web["news"].log == []
