@@ -24,11 +24,14 @@ from typing import Any
 
 import sqlite_utils
 
+from crawler.discovery import FEED_UPDATED, LISTING, preferred_listed_date
+
 #: 3: MinHash signatures hashed from word CRCs (`extract.similarity` format 2), re-signed on open.
 #: 4: urls.document_url. 5: run_sources (each run's 304s per source).
 #: 6: snapshots.declared_modified, documents.published_from.
 #: 7: runs.entries_refused; run_sources.entries_refused, listing_walk and listing_limit.
-SCHEMA_VERSION = 7
+#: 8: snapshots.linked_date_from.
+SCHEMA_VERSION = 8
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -90,6 +93,9 @@ TABLES: dict[str, dict[str, Any]] = {
             "body_size": int,
             "body_sha256": str,
             "linked_date": str,
+            # What `linked_date` is: null or "listing", a publication date; "feed updated", the
+            # `updated` of an Atom entry that gave no other date (`crawler.discovery`).
+            "linked_date_from": str,
             # The modification date a sitemap, feed or API gave the page when it was fetched:
             # an edit it moved is one the publisher declared.
             "declared_modified": str,
@@ -1109,22 +1115,26 @@ def snapshots_for_extraction(db: sqlite_utils.Database, snapshot_ids: list[int])
     found = rows(
         db,
         f"""select s.id, s.url, s.final_url, s.source_id, s.run_id, s.fetched_at, s.content_type,
-        s.last_modified, s.linked_date, s.declared_modified, s.status from snapshots s
+        s.last_modified, s.linked_date, s.linked_date_from, s.declared_modified, s.status
+        from snapshots s
         where s.id in ({", ".join("?" * len(snapshot_ids))})""",
         snapshot_ids,
     )
     return {snapshot["id"]: snapshot for snapshot in found}
 
 
-def date_snapshots(db: sqlite_utils.Database, run_id: int, dates: dict[str, str]) -> None:
-    """Give this run's document snapshots of these URLs the date a listing gave them."""
+def date_snapshots(
+    db: sqlite_utils.Database, run_id: int, dates: dict[str, tuple[str, str]]
+) -> None:
+    """Give this run's document snapshots of these URLs the date a listing gave them, with its
+    kind (`Candidate.published_from`)."""
     if not dates:
         return
     with transaction(db):
         db.conn.executemany(
-            """update snapshots set linked_date = ?
+            """update snapshots set linked_date = ?, linked_date_from = ?
             where run_id = ? and url = ? and role = 'document' and extracted_at is null""",
-            [(date, run_id, url) for url, date in dates.items()],
+            [(date, kind, run_id, url) for url, (date, kind) in dates.items()],
         )
 
 
@@ -1302,7 +1312,8 @@ def _store_document(
         [url, snapshot["url"], snapshot["final_url"] or snapshot["url"]],
     )
     digest = content_hash(doc.title, doc.text)
-    published, published_from = _publication_date(doc, snapshot)
+    existing = row(db, "select * from documents where url = ?", [url])
+    published, published_from = _publication_date(doc, snapshot, existing)
     fields = {
         "url": url,
         "url_key": normalize_url(url),
@@ -1322,7 +1333,6 @@ def _store_document(
         "snapshot_id": snapshot["id"],
         "page_starts": to_json(doc.page_starts) if doc.page_starts else None,
     }
-    existing = row(db, "select * from documents where url = ?", [url])
     if existing and existing["id"] in rebuilding and rebuilding[existing["id"]] is None:
         rebuilding[existing["id"]] = {
             (r["snapshot_id"], r["content_hash"]): r["id"]
@@ -1408,22 +1418,24 @@ def _store_document(
     return outcome, document_id
 
 
-def _publication_date(doc: Any, snapshot: dict) -> tuple[str | None, str | None]:
+def _publication_date(
+    doc: Any, snapshot: dict, existing: dict | None
+) -> tuple[str | None, str | None]:
     """A document's publication date and where it came from (see `Document.published_from`).
 
-    What the document declares comes first; then the date a feed, sitemap or API gave it, which
-    beats htmldate's guess from the page ("Last modified: 20/03/2025" in a byline is not when it
-    was published); for a PDF, last of all, its Last-Modified header, which the date of its
-    publisher's page linking to it replaces once that is known (`date_pdfs_by_linking_pages`).
+    What the document declares comes first; then the date a feed, sitemap or API gave it (see
+    `_listed_date`), which beats htmldate's guess from the page ("Last modified: 20/03/2025" in
+    a byline is not when it was published); for a PDF, last of all, its Last-Modified header,
+    which the date of its publisher's page linking to it replaces once that is known
+    (`date_pdfs_by_linking_pages`).
     """
     declared = doc.published_from or ("pdf metadata" if doc.content_type == "pdf" else "page")
-    # A date after the fetch is a mistake (a PDF made on a machine whose clock said 2099, an
-    # event's date taken for the page's), not a publication date.
-    own = doc.published if doc.published and doc.published[:10] <= _day_after(snapshot) else None
+    own = doc.published if _not_after_fetch(doc.published, snapshot) else None
     if own and declared != "page guess":
         return own, declared
-    if snapshot.get("linked_date"):
-        return snapshot["linked_date"], "listing"
+    listed = _listed_date(snapshot, existing)
+    if listed:
+        return listed
     if own:
         return own, declared
     if doc.content_type == "pdf":
@@ -1431,6 +1443,37 @@ def _publication_date(doc: Any, snapshot: dict) -> tuple[str | None, str | None]
         if modified:
             return modified, "last-modified"
     return None, None
+
+
+def _listed_date(snapshot: dict, existing: dict | None) -> tuple[str, str] | None:
+    """The date feeds, sitemaps or APIs gave the document: this fetch's, or one an earlier fetch
+    kept, whichever `preferred_listed_date` prefers.
+
+    A listing's date outlives the listing: a page that drops out of its feed keeps the date the
+    feed gave it. The `updated` of an Atom entry with no other date ("feed updated") ranks
+    below a listing's publication date but above htmldate's guess: it is the publisher's own
+    word on this entry, never earlier than publication and, for an entry seen while new, within
+    hours of it, where a date read from the text may be any date the text mentions.
+    """
+    given = snapshot.get("linked_date")
+    offered = None
+    if _not_after_fetch(given, snapshot):
+        offered = (given, snapshot.get("linked_date_from") or LISTING)
+    held = None
+    if (
+        existing
+        and existing["published_from"] in (LISTING, FEED_UPDATED)
+        and _not_after_fetch(existing["published"], snapshot)
+    ):
+        held = (existing["published"], existing["published_from"])
+    return preferred_listed_date(offered, held)
+
+
+def _not_after_fetch(published: str | None, snapshot: dict) -> bool:
+    """Whether a date is one at all and not after the fetch: a date after it is a mistake (a PDF
+    made on a machine whose clock said 2099, an event's date taken for the page's, a feed
+    writing US dates day first), not a publication date."""
+    return bool(published) and published[:10] <= _day_after(snapshot)
 
 
 def _day_after(snapshot: dict) -> str:

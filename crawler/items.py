@@ -23,6 +23,7 @@ class SnapshotItem:
     linked_date: str | None = (
         None  # publication date given by the page, feed or sitemap linking here
     )
+    linked_date_from: str | None = None  # what `linked_date` is (`Candidate.published_from`)
     declared_modified: str | None = None  # modification date the sitemap or feed gave for it
 
 

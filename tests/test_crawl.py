@@ -698,6 +698,153 @@ def test_publication_dates_rank_declared_then_listed_then_guessed_then_linking_p
     }
 
 
+def _undated_page(title: str, byline: str = "", head: str = "") -> str:
+    """A news page that states no date of its own (unless `head` or `byline` give one)."""
+    story = " ".join(f"The inspectorate found {n} forces needed to improve." for n in range(30))
+    return (
+        f"<html><head><title>{title}</title>{head}</head><body><article><h1>{title}</h1>"
+        f"{byline}<p>{story}</p></article></body></html>"
+    )
+
+
+def _atom_feed(entries: dict[str, tuple[str | None, str]]) -> str:
+    """An Atom feed of /news/<slug>.html entries: {slug: (published or None, updated)}."""
+    items = "".join(
+        f"<entry><title>{slug}</title><link href='{{{{base}}}}/news/{slug}.html'/><id>{slug}</id>"
+        + (f"<published>{published}</published>" if published else "")
+        + f"<updated>{updated}</updated></entry>"
+        for slug, (published, updated) in entries.items()
+    )
+    return f"<feed xmlns='http://www.w3.org/2005/Atom'><title>GOV.UK</title>{items}</feed>"
+
+
+def test_an_atom_entry_with_only_updated_is_dated_by_the_first_updated_seen(tmp_path):
+    folder = tmp_path / "site"
+    (folder / "news").mkdir(parents=True)
+    pages = {
+        # htmldate reads the byline; the feed's updated ranks above that guess.
+        "bylined": _undated_page("Bylined", "<p class='byline'>Last modified: 20/03/2025</p>"),
+        # A date the page declares ranks above the feed's updated.
+        "declared": _undated_page(
+            "Declared",
+            head='<meta property="article:published_time" content="2024-07-25T09:00:00+00:00">',
+        ),
+        "both": _undated_page("Both"),
+        "also": _undated_page("Also"),
+    }
+    for slug, page in pages.items():
+        (folder / "news" / f"{slug}.html").write_text(page)
+    entries = {
+        "bylined": (None, "2025-01-15T09:00:00Z"),
+        "declared": (None, "2025-01-16T09:00:00Z"),
+        "both": ("2025-01-10T09:00:00Z", "2025-01-20T09:00:00Z"),
+        "also": (None, "2025-01-18T09:00:00Z"),
+    }
+    (folder / "atom.xml").write_text(_atom_feed(entries))
+    # The RSS feed's publication date for the same page beats the Atom feed's updated.
+    (folder / "rss.xml").write_text(
+        "<rss version='2.0'><channel><item><title>Also</title>"
+        "<link>{{base}}/news/also.html</link><pubDate>Sun, 12 Jan 2025 09:00:00 GMT</pubDate>"
+        "</item></channel></rss>"
+    )
+    one_source_site(
+        folder,
+        "govuk",
+        'feeds = ["{{base}}/atom.xml", "{{base}}/rss.xml"]',
+        "/news/[a-z]+\\.html$",
+    )
+    db = tmp_path / "archive.db"
+    sql = "select url, published, published_from from documents"
+
+    def dates() -> dict[str, tuple[str, str]]:
+        return {
+            r["url"].rsplit("/", 1)[1]: (r["published"], r["published_from"])
+            for r in query(db, sql)
+        }
+
+    with Site(folder, host="127.0.0.69") as site:
+        crawl(make_sources(tmp_path, site), db)
+        assert dates() == {
+            "bylined.html": ("2025-01-15T09:00:00+00:00", "feed updated"),
+            "declared.html": ("2024-07-25T09:00:00+00:00", "page"),
+            "both.html": ("2025-01-10T09:00:00+00:00", "listing"),
+            "also.html": ("2025-01-12T09:00:00+00:00", "listing"),
+        }
+        # Edits move the entries' updated: a modification date, never the publication date,
+        # nor does a page's publication date go when the RSS feed that gave it drops the page.
+        for slug in ("bylined", "also"):
+            site.set_page(f"/news/{slug}.html", pages[slug].replace("improve", "change"))
+            entries[slug] = (None, "2025-02-01T09:00:00Z")
+        site.set_page("/atom.xml", _atom_feed(entries))
+        site.set_page("/rss.xml", "<rss version='2.0'><channel></channel></rss>")
+        crawl(make_sources(tmp_path, site), db)
+    assert dates()["bylined.html"] == ("2025-01-15T09:00:00+00:00", "feed updated")
+    assert dates()["also.html"] == ("2025-01-12T09:00:00+00:00", "listing")
+    edited = query(
+        db,
+        """select d.version_count, s.declared_modified from documents d
+        join snapshots s on s.id = d.snapshot_id where d.url like '%/bylined.html'""",
+    )
+    assert edited == [{"version_count": 2, "declared_modified": "2025-02-01T09:00:00+00:00"}]
+    # Re-extracting the archive reads both fetches again, and keeps the first updated.
+    assert run_cli("extract", "--all", "--db", str(db)).returncode == 0
+    assert dates()["bylined.html"] == ("2025-01-15T09:00:00+00:00", "feed updated")
+
+
+def test_feed_dates_feedparser_drops_are_read_day_first_unless_the_feed_is_us_english(tmp_path):
+    uk, us = tmp_path / "uk", tmp_path / "us"
+    written = {
+        "numeric": "04/03/2025",
+        "summer": "Thu, 4 Jul 2024 10:00:00 BST",
+        "future": "Thu, 31 Dec 2099 09:00:00 GMT",
+        "unreadable": "sometime soon",
+    }
+    for folder, slugs in ((uk, [*written, "dotted"]), (us, ["numeric"])):
+        (folder / "news").mkdir(parents=True)
+        for slug in slugs:
+            (folder / "news" / f"{slug}.html").write_text(_undated_page(slug.title()))
+    items = "".join(
+        f"<item><title>{slug}</title><link>{{{{base}}}}/news/{slug}.html</link>"
+        f"<pubDate>{date}</pubDate></item>"
+        for slug, date in written.items()
+    )
+    (uk / "rss.xml").write_text(
+        f"<rss version='2.0'><channel><language>en-gb</language>{items}</channel></rss>"
+    )
+    (uk / "rdf.xml").write_text(
+        "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'"
+        " xmlns='http://purl.org/rss/1.0/' xmlns:dc='http://purl.org/dc/elements/1.1/'>"
+        "<channel rdf:about='{{base}}/'><title>UK</title></channel>"
+        "<item rdf:about='{{base}}/news/dotted.html'><title>Dotted</title>"
+        "<link>{{base}}/news/dotted.html</link><dc:date>04.03.2025</dc:date></item></rdf:RDF>"
+    )
+    (us / "rss.xml").write_text(
+        "<rss version='2.0'><channel><language>en-us</language><item><title>n</title>"
+        "<link>{{base}}/news/numeric.html</link><pubDate>04/03/2025</pubDate></item>"
+        "</channel></rss>"
+    )
+    one_source_site(
+        uk, "uk", 'feeds = ["{{base}}/rss.xml", "{{base}}/rdf.xml"]', "/news/[a-z]+\\.html$"
+    )
+    one_source_site(us, "us", 'feeds = ["{{base}}/rss.xml"]', "/news/[a-z]+\\.html$")
+    db = tmp_path / "archive.db"
+    with Site(uk, host="127.0.0.70") as uk_site, Site(us, host="127.0.0.71") as us_site:
+        crawl(make_sources(tmp_path, uk_site, us_site), db)
+    found = query(db, "select source_id, url, published, published_from from documents")
+    dates = {
+        (r["source_id"], r["url"].rsplit("/", 1)[1]): (r["published"], r["published_from"])
+        for r in found
+    }
+    assert dates == {
+        ("uk", "numeric.html"): ("2025-03-04", "listing"),
+        ("uk", "summer.html"): ("2024-07-04T09:00:00+00:00", "listing"),
+        ("uk", "future.html"): (None, None),  # read, but after the fetch: no publication date
+        ("uk", "unreadable.html"): (None, None),
+        ("uk", "dotted.html"): ("2025-03-04", "listing"),  # RSS 1.0's dc:date
+        ("us", "numeric.html"): ("2025-04-03", "listing"),
+    }
+
+
 def test_a_feed_entry_s_attached_report_is_archived_when_it_matches_documents(tmp_path):
     folder = tmp_path / "site"
     (folder / "news").mkdir(parents=True)

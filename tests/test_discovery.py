@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.discovery import DiscoveryError
+from crawler.discovery import FEED_UPDATED, LISTING, DiscoveryError
 from crawler.discovery import sitemaps as sitemaps_module
 from crawler.discovery.apis import (
     govuk_attachment_links,
@@ -110,8 +110,119 @@ def test_atom_links_resolve_against_xml_base_and_updated_is_the_modification_dat
     assert first.published == "2024-03-01T09:00:00+00:00"
     assert first.modified == "2024-03-02T09:00:00+00:00"
     assert second.url == "https://news.example/other/story-2"
-    assert second.published is None
     assert second.modified == "2024-03-03T10:00:00+00:00"
+
+
+def test_an_atom_entry_with_only_updated_offers_it_as_a_stand_in_for_its_publication_date():
+    body = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>GOV.UK</title>
+<entry><title>Only updated</title><link href="https://w.example/a"/><id>a</id>
+<updated>2025-03-04T10:00:00+00:00</updated>
+<link rel="enclosure" type="application/pdf" href="https://w.example/a.pdf"/></entry>
+<entry><title>Both</title><link href="https://w.example/b"/><id>b</id>
+<published>2025-03-01T09:00:00Z</published><updated>2025-03-04T10:00:00Z</updated></entry>
+<entry><title>Unreadable published</title><link href="https://w.example/c"/><id>c</id>
+<published>soon</published><updated>2025-03-05T10:00:00Z</updated></entry>
+</feed>"""
+    found = [
+        (c.url, c.published, c.published_from, c.modified)
+        for c in parse_feed(body, "https://w.example/feed.atom")
+    ]
+    assert found == [
+        (
+            "https://w.example/a",
+            "2025-03-04T10:00:00+00:00",
+            FEED_UPDATED,
+            "2025-03-04T10:00:00+00:00",
+        ),
+        ("https://w.example/a.pdf", "2025-03-04T10:00:00+00:00", FEED_UPDATED, None),
+        ("https://w.example/b", "2025-03-01T09:00:00+00:00", LISTING, "2025-03-04T10:00:00+00:00"),
+        (
+            "https://w.example/c",
+            "2025-03-05T10:00:00+00:00",
+            FEED_UPDATED,
+            "2025-03-05T10:00:00+00:00",
+        ),
+    ]
+
+
+def _rss_20(date: str, language: str = "en-gb") -> bytes:
+    return (
+        f"<rss version='2.0'><channel><title>t</title><language>{language}</language>"
+        f"<item><link>https://w.example/a</link><pubDate>{date}</pubDate></item></channel></rss>"
+    ).encode()
+
+
+def _rss_10(date: str, language: str = "en-gb") -> bytes:
+    return (
+        "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'"
+        " xmlns='http://purl.org/rss/1.0/' xmlns:dc='http://purl.org/dc/elements/1.1/'>"
+        f"<channel rdf:about='https://w.example/'><title>t</title><dc:language>{language}"
+        "</dc:language></channel><item rdf:about='https://w.example/a'><title>A</title>"
+        f"<link>https://w.example/a</link><dc:date>{date}</dc:date></item></rdf:RDF>"
+    ).encode()
+
+
+def _atom(date: str, language: str = "en-GB") -> bytes:
+    return (
+        f"<feed xmlns='http://www.w3.org/2005/Atom' xml:lang='{language}'><title>t</title>"
+        "<entry><title>A</title><link href='https://w.example/a'/><id>a</id>"
+        f"<published>{date}</published></entry></feed>"
+    ).encode()
+
+
+@pytest.mark.parametrize("feed", [_rss_20, _rss_10, _atom], ids=["rss-2.0", "rss-1.0", "atom"])
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        # Numeric dates are day first: these are UK bodies.
+        ("04/03/2025", "2025-03-04"),
+        ("04.03.2025", "2025-03-04"),
+        ("4/3/25", "2025-03-04"),
+        ("13/03/2025 14:30", "2025-03-13T14:30:00+00:00"),
+        # Written out, or year first, whatever the order.
+        ("4 March 2025", "2025-03-04"),
+        ("Tuesday, 4th March 2025", "2025-03-04"),
+        ("2025-03-04", "2025-03-04"),
+        ("2025/03/04", "2025-03-04"),
+        # A time without a zone is UK time: BST in summer.
+        ("2024-07-04 10:00", "2024-07-04T09:00:00+00:00"),
+        ("4 July 2024 10:00", "2024-07-04T09:00:00+00:00"),
+        ("2025-03-04 10:00", "2025-03-04T10:00:00+00:00"),
+        # Zone names feedparser takes for UTC.
+        ("Thu, 4 Jul 2024 10:00:00 BST", "2024-07-04T09:00:00+00:00"),
+        ("2024-07-04T10:00:00 BST", "2024-07-04T09:00:00+00:00"),
+        ("Tue, 4 Mar 2025 10:00:00 CET", "2025-03-04T09:00:00+00:00"),
+        # An unknown or ambiguous zone (Irish, Indian or Israeli?): the date, and no time.
+        ("Tue, 4 Mar 2025 10:00:00 IST", "2025-03-04"),
+        ("Tue, 4 Mar 2025 23:30:00 XYZ", "2025-03-04"),
+        ("Tue, 4 Mar 2025 10:00:00 GMT+1", "2025-03-04"),
+        # What feedparser already read, read the same.
+        ("Tue, 04 Mar 2025 10:00:00 GMT", "2025-03-04T10:00:00+00:00"),
+        ("Tue, 04 Mar 2025 10:00:00 +0100", "2025-03-04T09:00:00+00:00"),
+        ("Tue, 04 Mar 2025 10:00:00 EST", "2025-03-04T15:00:00+00:00"),
+        ("2025-03-04T10:00:00+01:00", "2025-03-04T09:00:00+00:00"),
+        # Not a whole date, or no date at all: nothing, never a guess.
+        ("March 2025", None),
+        ("2025", None),
+        ("10:00", None),
+        ("31/02/2025", None),
+        ("soon", None),
+        ("Tue, 04 Mar 2025 10:00:00 +9999", None),
+        ("4" * 200, None),
+    ],
+)
+def test_feed_dates_are_read_by_stated_rules_and_never_guessed(feed, written, read):
+    (entry,) = parse_feed(feed(written), "https://w.example/feed")
+    assert entry.published == read
+
+
+@pytest.mark.parametrize("feed", [_rss_20, _rss_10, _atom], ids=["rss-2.0", "rss-1.0", "atom"])
+def test_a_feed_in_us_english_has_its_numeric_dates_read_month_first(feed):
+    (entry,) = parse_feed(feed("04/03/2025", language="en-US"), "https://w.example/feed")
+    assert entry.published == "2025-04-03"
+    # A day past 12 is a day in any order; a time without a zone could be any of four US zones.
+    (entry,) = parse_feed(feed("03/14/2025 10:00", language="en-us"), "https://w.example/feed")
+    assert entry.published == "2025-03-14"
 
 
 def test_atom_relative_links_without_xml_base_resolve_against_the_feed_url():

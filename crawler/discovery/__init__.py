@@ -13,14 +13,21 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-__all__ = ["Candidate", "DiscoveryError"]
+__all__ = ["FEED_UPDATED", "LISTING", "Candidate", "DiscoveryError", "preferred_listed_date"]
+
+#: `Candidate.published_from` of a publication date a feed, sitemap or API gave.
+LISTING = "listing"
+#: `Candidate.published_from` of the `<updated>` of an Atom entry that gives no `<published>`:
+#: an edit date, but the first one seen is the nearest stand-in for publication there is.
+FEED_UPDATED = "feed updated"
 
 
 @dataclass(slots=True)
 class Candidate:
     """A URL worth fetching, with what its referrer declared about it.
 
-    `published` is a publication date (RSS pubDate, WP date_gmt). `modified` is only ever a declared
+    `published` is a publication date (RSS pubDate, WP date_gmt), or, when `published_from` is
+    `FEED_UPDATED`, the `<updated>` standing in for one. `modified` is only ever a declared
     modification date (sitemap lastmod, Atom updated, WP modified_gmt, GOV.UK public_updated_at):
     the spider may skip a known URL when `modified` shows no change, which a publication date never
     can. Both are ISO 8601 strings: a bare date, or a UTC datetime with its offset.
@@ -34,6 +41,24 @@ class Candidate:
     # A file a feed entry attaches (a report's PDF): fetched only when it matches `documents`,
     # unlike the entry itself.
     enclosure: bool = False
+    published_from: str = LISTING
+
+
+ListedDate = tuple[str, str]  # (ISO 8601 date, `Candidate.published_from`)
+
+
+def preferred_listed_date(first: ListedDate | None, second: ListedDate | None) -> ListedDate | None:
+    """Of two dates feeds, sitemaps or APIs gave one document, the one that dates it.
+
+    A publication date beats the `FEED_UPDATED` stand-in, and of two publication dates the first
+    is kept. Of two stand-ins the earlier is kept: an entry's `updated` moves only with edits, so
+    the first seen is the nearest to publication, and a later edit never moves it.
+    """
+    if first is None or second is None:
+        return first or second
+    if first[1] != second[1]:
+        return first if first[1] != FEED_UPDATED else second
+    return min(first, second) if first[1] == FEED_UPDATED else first
 
 
 class DiscoveryError(Exception):

@@ -19,7 +19,14 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler import archive
-from crawler.discovery import Candidate, DiscoveryError
+from crawler.discovery import (
+    FEED_UPDATED,
+    LISTING,
+    Candidate,
+    DiscoveryError,
+    ListedDate,
+    preferred_listed_date,
+)
 from crawler.discovery.apis import (
     govuk_attachment_links,
     govuk_public_url,
@@ -93,11 +100,11 @@ class MonitorSpider(scrapy.Spider):
         # Documents asked for this run that the archive did not hold (see `nothing_new`).
         self.unheld: set[str] = set()
         self.entries_refused: Counter[str] = Counter()
-        # Documents asked for without a date of their own from a feed, sitemap or API, and such
-        # dates that came after the request (see `date_later`).
+        # Documents asked for without a publication date of their own from a feed, sitemap or
+        # API, and the dates that came after the request (see `date_later`).
         self.undated: set[str] = set()
         self.waiting: set[str] = set()  # failing URLs left to wait out their back-off
-        self.later_dates: dict[str, str] = {}
+        self.later_dates: dict[str, ListedDate] = {}
         # APIs (source id, configured URL) by the URL of each page asked for, those read to their
         # last page, and those with a page that failed: only a whole listing moves the window
         # of the next incremental run forward.
@@ -234,6 +241,7 @@ class MonitorSpider(scrapy.Spider):
             self.unheld.add(url)
         if candidate is not None:
             meta["linked_date"] = candidate.published
+            meta["linked_date_from"] = candidate.published_from
             meta["declared_modified"] = candidate.modified
         yield scrapy.Request(
             url,
@@ -294,12 +302,15 @@ class MonitorSpider(scrapy.Spider):
         return before["listing_limit"] if walk == "stopped" and before else None
 
     def date_later(self, url: str, candidate: Candidate | None) -> None:
-        """A feed, sitemap or API dating a document first reached, undated, by a link: its date
-        is kept all the same, whichever came first."""
-        if url in self.undated and _dates(candidate):
-            assert candidate is not None
+        """A feed, sitemap or API dating a document first reached without a publication date
+        (by a link, or by an Atom entry giving only `updated`): its date is kept all the same,
+        whichever came first (see `preferred_listed_date`)."""
+        if url not in self.undated or candidate is None or not candidate.published:
+            return
+        if _dates(candidate):
             self.undated.discard(url)
-            self.later_dates[url] = candidate.published
+        offered = (candidate.published, candidate.published_from)
+        self.later_dates[url] = preferred_listed_date(self.later_dates.get(url), offered)
 
     def known_unchanged(self, url: str, candidate: Candidate, source: Source) -> bool:
         """True when a declared modification date shows no change since the stored copy.
@@ -455,6 +466,10 @@ class MonitorSpider(scrapy.Spider):
         )
 
     def snapshot(self, response: Response, url: str, source: Source, role: str) -> SnapshotItem:
+        linked = preferred_listed_date(_listed_date(response.meta), self.later_dates.pop(url, None))
+        if linked and url in self.undated:
+            # Only a stand-in so far: one that comes later is weighed against it at the close.
+            self.later_dates[url] = linked
         headers = {
             k.decode("latin-1"): b", ".join(v).decode("latin-1")
             for k, v in response.headers.items()
@@ -471,7 +486,8 @@ class MonitorSpider(scrapy.Spider):
             headers=headers,
             body=response.body,
             fetched_at=utcnow(),
-            linked_date=self.later_dates.pop(url, None) or response.meta.get("linked_date"),
+            linked_date=linked[0] if linked else None,
+            linked_date_from=linked[1] if linked else None,
             declared_modified=response.meta.get("declared_modified"),
         )
 
@@ -708,7 +724,14 @@ def _referred(meta: dict) -> Candidate:
         url="",
         published=meta.get("linked_date"),
         modified=meta.get("declared_modified"),
+        published_from=meta.get("linked_date_from") or LISTING,
     )
+
+
+def _listed_date(meta: dict) -> ListedDate | None:
+    """The date a request carried from the feed, sitemap or API that listed it, and its kind."""
+    found = meta.get("linked_date")
+    return (found, meta.get("linked_date_from") or LISTING) if found else None
 
 
 def _error_reason(response: Response) -> str:
@@ -730,8 +753,13 @@ def _recheck_due(fetched: datetime | None, source: Source) -> bool:
 
 
 def _dates(candidate: Candidate | None) -> bool:
-    """Whether a candidate carries a date of its own (a feed's, a sitemap's, an API's)."""
-    return candidate is not None and bool(candidate.published)
+    """Whether a candidate carries a publication date of its own (a feed's, a sitemap's, an
+    API's; not an Atom `updated` standing in for one, which a later listing may better)."""
+    return (
+        candidate is not None
+        and bool(candidate.published)
+        and candidate.published_from != FEED_UPDATED
+    )
 
 
 def _is_html(response: Response) -> bool:
