@@ -1138,6 +1138,23 @@ def date_snapshots(
         )
 
 
+def declare_modified(db: sqlite_utils.Database, run_id: int, dates: dict[str, str]) -> None:
+    """Give this run's fetches of these URLs the modification date a sitemap, feed or API
+    declared after the fetch was made (see `MonitorSpider.modified_later`)."""
+    if not dates:
+        return
+    with transaction(db):
+        db.conn.executemany(
+            """update snapshots set declared_modified = ?
+            where run_id = ? and url = ? and status < 400 and extracted_at is null""",
+            [(date, run_id, url) for url, date in dates.items()],
+        )
+        db.conn.executemany(
+            "update urls set declared_modified = ? where url = ? and last_run_id = ?",
+            [(date, url, run_id) for url, date in dates.items()],
+        )
+
+
 def mark_extraction_failed(db: sqlite_utils.Database, snapshot: dict, reason: str) -> None:
     """An unreadable document: the snapshot is done with, and the reason is a `failures` row."""
     _give_up(db, snapshot, reason, f"extraction failed: {reason}")

@@ -177,28 +177,42 @@ def test_document_that_leaves_the_sitemap_is_marked_removed_then_restored(tmp_pa
     )
 
 
-def test_an_edit_whose_sitemap_lastmod_moved_is_declared_and_one_without_is_not(tmp_path):
+@pytest.mark.parametrize("feed_first", [False, True], ids=["sitemap only", "an RSS feed first"])
+def test_an_edit_whose_sitemap_lastmod_moved_is_declared_and_one_without_is_not(
+    tmp_path, feed_first
+):
     folder = tmp_path / "site"
     write_site(folder, {"dated-story": STORY, "quiet-story": STORY.replace("agency", "wire")})
 
-    def sitemap(dated: str) -> str:
-        return site.render_text(
+    def sitemap(dated: str) -> None:
+        (folder / "sitemap.xml").write_text(
             '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
             f"<url><loc>{{{{base}}}}/stories/dated-story/</loc><lastmod>{dated}</lastmod></url>"
             "<url><loc>{{base}}/stories/quiet-story/</loc><lastmod>2024-01-01</lastmod></url>"
             "</urlset>"
         )
 
+    # An RSS feed (which declares no modification dates) listing the same pages, read before
+    # the sitemap: the sitemap's lastmod still dates the fetch the feed asked for.
+    (folder / "feed.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        "<item><link>{{base}}/stories/dated-story/</link></item>"
+        "<item><link>{{base}}/stories/quiet-story/</link></item></channel></rss>"
+    )
+    feeds = {"feeds": '["{{base}}/feed.xml"]'} if feed_first else {}
     with Site(folder, host="127.0.0.63") as site:
-        site.set_page("/sitemap.xml", sitemap("2024-01-01"), content_type="application/xml")
+        sitemap("2024-01-01")
+        if feed_first:
+            site.set_route("/sitemap.xml", "delay", seconds=1)
         # Re-checked every run, so the page whose lastmod stays put is fetched again too.
-        sources = site_sources(tmp_path, site, recheck_days="0")
+        extra = {k: v.replace("{{base}}", site.url("")) for k, v in feeds.items()}
+        sources = site_sources(tmp_path, site, recheck_days="0", **extra)
         db = tmp_path / "archive.db"
         crawl(sources, db)
         for slug in ("dated-story", "quiet-story"):
             page = (folder / "stories" / slug / "index.html").read_text()
             site.set_page(f"/stories/{slug}/", page.replace("Sentence 3 ", "Sentence three "))
-        site.set_page("/sitemap.xml", sitemap("2024-02-05"), content_type="application/xml")
+        sitemap("2024-02-05")
         crawl(sources, db)
     edits = query(
         db,

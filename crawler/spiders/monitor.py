@@ -105,6 +105,8 @@ class MonitorSpider(scrapy.Spider):
         self.undated: set[str] = set()
         self.waiting: set[str] = set()  # failing URLs left to wait out their back-off
         self.later_dates: dict[str, ListedDate] = {}
+        # Modification dates declared for pages already asked for this run (see `modified_later`).
+        self.later_modified: dict[str, str] = {}
         # APIs (source id, configured URL) by the URL of each page asked for, those read to their
         # last page, and those with a page that failed: only a whole listing moves the window
         # of the next incremental run forward.
@@ -198,6 +200,7 @@ class MonitorSpider(scrapy.Spider):
         url = without_tracking(url)
         if url in self.considered:
             self.date_later(url, candidate)
+            self.modified_later(url, candidate)
             return
         self.considered.add(url)
         if role == "api":
@@ -312,6 +315,21 @@ class MonitorSpider(scrapy.Spider):
         offered = (candidate.published, candidate.published_from)
         self.later_dates[url] = preferred_listed_date(self.later_dates.get(url), offered)
 
+    def modified_later(self, url: str, candidate: Candidate | None) -> None:
+        """A sitemap, feed or API declaring a modification date for a page already asked for
+        this run (an RSS entry, which gives none, reached it first): the date is the page's all
+        the same, so an edit it moved is a declared one, and the next run may skip the page
+        while the date stays put. The latest date wins."""
+        if candidate is not None and candidate.modified:
+            self.later_modified[url] = max(candidate.modified, self.later_modified.get(url, ""))
+
+    def declared_modified(self, url: str, meta: dict) -> str | None:
+        """The latest modification date declared for `url` this run, so far."""
+        dates = [
+            d for d in (meta.get("declared_modified"), self.later_modified.pop(url, None)) if d
+        ]
+        return max(dates) if dates else None
+
     def known_unchanged(self, url: str, candidate: Candidate, source: Source) -> bool:
         """True when a declared modification date shows no change since the stored copy.
 
@@ -363,7 +381,7 @@ class MonitorSpider(scrapy.Spider):
                 source_id=source.id,
                 role=role,
                 at=utcnow(),
-                declared_modified=meta.get("declared_modified"),
+                declared_modified=self.declared_modified(url, meta),
             )
             if role == "document":
                 yield from self.reread_links(response, source)
@@ -488,7 +506,7 @@ class MonitorSpider(scrapy.Spider):
             fetched_at=utcnow(),
             linked_date=linked[0] if linked else None,
             linked_date_from=linked[1] if linked else None,
-            declared_modified=response.meta.get("declared_modified"),
+            declared_modified=self.declared_modified(url, response.meta),
         )
 
     def discover(
@@ -705,6 +723,8 @@ class MonitorSpider(scrapy.Spider):
             )
         # Documents stored before a feed, sitemap or API gave their date (see `date_later`).
         archive.date_snapshots(self.db, self.run_id, self.later_dates)
+        # Pages fetched before a sitemap or feed declared their modification date.
+        archive.declare_modified(self.db, self.run_id, self.later_modified)
         if reason == "finished":
             for source_id, api_url in self.apis_listed - self.apis_broken:
                 archive.record_api_listed(self.db, source_id, api_url, self.run_id)
