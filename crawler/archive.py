@@ -30,8 +30,8 @@ from crawler.discovery import FEED_UPDATED, LISTING, preferred_listed_date
 #: 4: urls.document_url. 5: run_sources (each run's 304s per source).
 #: 6: snapshots.declared_modified, documents.published_from.
 #: 7: runs.entries_refused; run_sources.entries_refused, listing_walk and listing_limit.
-#: 8: snapshots.linked_date_from.
-SCHEMA_VERSION = 8
+#: 8: snapshots.linked_date_from. 9: links.page (the PDF page a link is on).
+SCHEMA_VERSION = 9
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -238,6 +238,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "normalized_url": str,
             "anchor": str,
             "target_document_id": int,
+            "page": int,
         },
         "pk": "id",
         "foreign_keys": [
@@ -1636,8 +1637,8 @@ def _replace_children(
     children: dict[str, tuple[tuple[str, ...], list[tuple]]] = {
         "figures": (FIGURE_COLUMNS, [_figure_values(f) for f in doc.figures]),
         "links": (
-            ("url", "normalized_url", "anchor"),
-            [(link.url, normalize_url(link.url), link.anchor) for link in doc.links],
+            ("url", "normalized_url", "anchor", "page"),
+            [(link.url, normalize_url(link.url), link.anchor, link.page) for link in doc.links],
         ),
         "tables": (
             ("position", "caption", "header", "rows"),

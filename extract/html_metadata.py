@@ -20,6 +20,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from extract.html_structure import block_text, in_furniture
+from extract.language import language_tag
 from extract.links import absolute_url
 
 
@@ -486,8 +487,7 @@ def _language(tree: HtmlElement, meta: dict[str, str]) -> str | None:
         meta.get("og:locale"),
         meta.get("language"),
     ):
-        value = (value or "").strip().replace("_", "-")
-        if re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", value):
-            primary, *rest = value.split("-")
-            return "-".join([primary.lower(), *[r.upper() if len(r) == 2 else r for r in rest]])
+        tag = language_tag(value)
+        if tag:
+            return tag
     return None

@@ -2,15 +2,19 @@
 
 Watchdog reports are PDFs: the text keeps its page boundaries (`page_starts`) so a figure can be
 cited by page, and is cleaned as a reader sees it (running headers, footnote markers, ligatures
-and line-end hyphens out: `extract/pdf_text.py`). Encrypted, corrupt and scanned (image-only)
-files become ExtractionErrors saying which; a hostile file (thousands of pages, streams that
-inflate to gigabytes) is read only up to fixed page, size and time limits.
+and line-end hyphens out: `extract/pdf_text.py`). A report links its annex, its data tables and
+its press release through link annotations: each is a Link with its page and the words under it,
+and `read_links` gives a crawler the same links without reading any text. Encrypted, corrupt and
+scanned (image-only) files become ExtractionErrors saying which; a hostile file (thousands of
+pages or annotations, streams that inflate to gigabytes) is read only up to fixed page, size,
+count and time limits.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -20,14 +24,20 @@ from typing import Any
 
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PyPdfError
+from pypdf.generic import ArrayObject, ByteStringObject, DictionaryObject, IndirectObject
 
 from extract.entities import find_mentions
-from extract.links import absolute_url, dedupe_links
+from extract.language import language_tag
+from extract.links import absolute_url, dedupe_links, without_fragment
 from extract.pdf_text import (
+    Box,
+    GlyphWidths,
+    PageText,
     page_text,
     with_words_rejoined,
     without_ligatures,
     without_running_lines,
+    words_under,
 )
 from extract.records import Document, ExtractionError, Link
 
@@ -35,6 +45,14 @@ MAX_PAGES = 2000
 MAX_TEXT_CHARS = 5_000_000
 MAX_PAGE_CONTENT_BYTES = 16_000_000
 TIME_BUDGET_SECONDS = 60.0
+# Annotations read in one document, links kept of them, and the longest URI taken for a link: a
+# report cites hundreds, and a file with more is a generator's loop or an attack.
+MAX_ANNOTATIONS = 10_000
+MAX_LINKS = 5000
+MAX_URI_CHARS = 8192
+_MAX_QUADS = 32  # boxes of one link (a link across lines has a quad per line)
+_MAX_REFERENCES = 8  # an object that refers to an object that refers ... is not followed further
+_URI_ACTION = ("/URI", None)  # a lenient writer leaves out the action's /S
 
 _PDF_DATE = re.compile(
     r"^D?:?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(Z|[+-]\d{2}'?\d{2}'?|[+-]\d{2})?"
@@ -68,9 +86,12 @@ def extract_pdf(body: bytes, url: str) -> Document:
     if b"%PDF-" not in body[:1024]:
         raise ExtractionError("not a PDF: served as application/pdf but has no %PDF header")
     reader = _open(body)
-    pages, page_links, omissions = _page_texts(reader)
+    pages, page_links, omissions = _page_texts(reader, _link_base(reader, url))
     if not any(page.strip() for page in pages):
         raise ExtractionError("PDF has no extractable text (image-only? scanned pages need OCR)")
+    links = _cited(page_links, url)
+    if len(links) > MAX_LINKS:
+        omissions.append(f"more than {MAX_LINKS:,} links: only the first {MAX_LINKS:,} were kept")
     pages = with_words_rejoined(without_running_lines(pages))
 
     starts, offset = [], 0
@@ -91,9 +112,48 @@ def extract_pdf(body: bytes, url: str) -> Document:
         description=_clean(info.get("/Subject")),
         language=_language(reader),
         page_starts=starts,
-        links=dedupe_links(page_links),
+        links=links[:MAX_LINKS],
         omissions=omissions,
     )
+
+
+def read_links(body: bytes, url: str, seconds: float = TIME_BUDGET_SECONDS) -> list[Link]:
+    """The web links of a PDF's link annotations, in page order, without reading its text.
+
+    What a crawler needs to follow a report to its annex: no anchors (they need the text), at
+    most `seconds` of reading. A PDF with no link annotation says so in its bytes ("/URI" is
+    nowhere, and no object stream could hide one), and is not parsed at all.
+    Raises ExtractionError when the PDF cannot be opened.
+    """
+    if b"%PDF-" not in body[:1024] or (b"/URI" not in body and b"/ObjStm" not in body):
+        return []
+    reader = _open(body)
+    base = _link_base(reader, url)
+    budget = _AnnotationBudget()
+    deadline = time.monotonic() + seconds
+    links: list[Link] = []
+    with _pypdf_complaints():
+        for number in range(min(len(reader.pages), MAX_PAGES)):
+            if time.monotonic() > deadline or budget.spent:
+                break
+            try:
+                page = reader.pages[number]
+            except TimeoutError:
+                raise
+            except Exception:  # a page that cannot be read links nothing
+                continue
+            links.extend(
+                Link(url=target, page=number + 1)
+                for target, _ in _uri_annotations(page, number + 1, base, budget)
+            )
+    return _cited(links, url)[:MAX_LINKS]
+
+
+def _cited(links: list[Link], url: str) -> list[Link]:
+    """Each link once, and none to the PDF itself ("#page=4"): like an HTML page's in-page
+    anchors, it cites nothing."""
+    own = without_fragment(url)
+    return [link for link in dedupe_links(links) if without_fragment(link.url) != own]
 
 
 def _open(body: bytes) -> PdfReader:
@@ -129,23 +189,26 @@ def _reason(err: Exception) -> str:
     return str(err) or type(err).__name__
 
 
-def _page_texts(reader: PdfReader) -> tuple[list[str], list[Link], list[str]]:
-    """Each page's text, stopping at the page, size and time limits, and what was left out.
+def _page_texts(reader: PdfReader, base: str) -> tuple[list[str], list[Link], list[str]]:
+    """Each page's text and links, stopping at the page, size and time limits, and what was
+    left out.
 
     A page that cannot be read stays in the text as an empty page, so page numbers hold; each
     kind of omission is one line saying which pages, so the archive can tell a reader that the
     document is incomplete.
     """
     with _pypdf_complaints() as complaints:
-        return _read_pages(reader, complaints)
+        return _read_pages(reader, base, complaints)
 
 
 def _read_pages(
-    reader: PdfReader, complaints: list[str]
+    reader: PdfReader, base: str, complaints: list[str]
 ) -> tuple[list[str], list[Link], list[str]]:
     deadline = time.monotonic() + TIME_BUDGET_SECONDS
     pages: list[str] = []
     links: list[Link] = []
+    budget = _AnnotationBudget()
+    widths = GlyphWidths()
     count = len(reader.pages)
     total = 0
     oversized: list[int] = []
@@ -165,8 +228,7 @@ def _read_pages(
                 oversized.append(number + 1)
                 pages.append("")  # an inflated stream this size is a bomb, not prose
                 continue
-            text = page_text(page, content)
-            links.extend(_page_links(page))
+            reading = page_text(page, content)
         except (LimitReachedError, MemoryError):
             oversized.append(number + 1)
             pages.append("")
@@ -180,7 +242,8 @@ def _read_pages(
                 raise ExtractionError(f"corrupt PDF: pages unreadable ({first_error})") from err
             pages.append("")
             continue
-        text = _tidy(text)
+        links.extend(_page_links(page, number + 1, base, reading, budget, widths))
+        text = _tidy(reading.text)
         if not text.strip() and complaints:
             # pypdf, lenient, gives an empty page for a stream it could not inflate and only
             # logs why: a page lost, not a blank one.
@@ -203,6 +266,11 @@ def _read_pages(
         )
     if unreadable:
         omissions.append(f"PDF {_pages(unreadable)} unreadable: {first_error}"[:500])
+    if budget.spent:
+        omissions.append(
+            f"PDF has more than {MAX_ANNOTATIONS:,} annotations: the rest, from page "
+            f"{budget.spent_on_page} on, were not read for links"
+        )
     return pages, links, omissions
 
 
@@ -246,18 +314,157 @@ def _tidy(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
 
-def _page_links(page: Any) -> list[Link]:
-    """URI link annotations: a report's citations of other documents."""
+class _AnnotationBudget:
+    """How many more annotations a document may have read, shared by all its pages."""
+
+    def __init__(self) -> None:
+        self.left = MAX_ANNOTATIONS
+        self.spent = False
+        self.spent_on_page = 0
+
+    def take(self, page: int) -> bool:
+        if self.left <= 0:
+            self.spent, self.spent_on_page = True, self.spent_on_page or page
+            return False
+        self.left -= 1
+        return True
+
+
+def _page_links(
+    page: Any,
+    number: int,
+    base: str,
+    reading: PageText,
+    budget: _AnnotationBudget,
+    widths: GlyphWidths,
+) -> list[Link]:
+    """A page's URI links, each with the words drawn under it: a report's citations of its
+    annex, its data and other documents. Annotations of one URL in a row are one link: Word and
+    reportlab draw a link that wraps as an annotation per line."""
+    joined: list[tuple[str, list[Box]]] = []
+    for url, boxes in _uri_annotations(page, number, base, budget):
+        if joined and joined[-1][0] == url:
+            joined[-1][1].extend(boxes[: _MAX_QUADS - len(joined[-1][1])])
+        else:
+            joined.append((url, boxes))
+    return [
+        Link(url=url, anchor=_anchor(reading, boxes, widths), page=number) for url, boxes in joined
+    ]
+
+
+def _anchor(reading: PageText, boxes: list[Box], widths: GlyphWidths) -> str:
+    """The words under a link, or none when they cannot be had (a font pypdf cannot read)."""
+    try:
+        return words_under(reading, boxes, widths) if boxes else ""
+    except TimeoutError:
+        raise
+    except Exception:
+        return ""
+
+
+def _uri_annotations(
+    page: Any, number: int, base: str, budget: _AnnotationBudget
+) -> list[tuple[str, list[Box]]]:
+    """Each URI link annotation of a page (resolved against `base`) with the boxes it covers.
+
+    Whatever the file holds is only looked at: an annotation of the wrong type, a cycle of
+    references or a broken object is passed over, and never costs the page its text.
+    """
+    try:
+        annotations = _resolved(page.get("/Annots"))
+    except TimeoutError:
+        raise
+    except Exception:  # an /Annots entry that cannot be read links nothing
+        return []
+    if not isinstance(annotations, ArrayObject):
+        return []
     found = []
-    for annot in page.get("/Annots") or []:
-        annot = annot.get_object()
-        action: Any = annot.get("/A") if hasattr(annot, "get") else None
-        action = action.get_object() if hasattr(action, "get_object") else None
-        uri = action.get("/URI") if hasattr(action, "get") else None
-        url = absolute_url(str(uri), "") if uri else None
-        if url:
-            found.append(Link(url=url))
+    for item in annotations:
+        if not budget.take(number):
+            break
+        try:
+            link = _uri_annotation(_resolved(item), base)
+        except TimeoutError:
+            raise
+        except Exception:  # pypdf meets broken objects with errors of every kind
+            continue
+        if link:
+            found.append(link)
     return found
+
+
+def _uri_annotation(annotation: Any, base: str) -> tuple[str, list[Box]] | None:
+    if not isinstance(annotation, DictionaryObject):
+        return None
+    action = _resolved(annotation.get("/A"))
+    if not isinstance(action, DictionaryObject) or _resolved(action.get("/S")) not in _URI_ACTION:
+        return None
+    uri = _string(_resolved(action.get("/URI")))
+    if not uri or len(uri) > MAX_URI_CHARS:
+        return None
+    url = absolute_url(uri, base)
+    return (url, _boxes(annotation)) if url else None
+
+
+def _boxes(annotation: DictionaryObject) -> list[Box]:
+    """Where a link is on its page: its quads (one per line of a link that wraps), else its
+    rectangle; none when neither is a list of numbers."""
+    quads = _numbers(_resolved(annotation.get("/QuadPoints")), 8 * _MAX_QUADS)
+    if quads and len(quads) % 8 == 0:
+        corners = [quads[i : i + 8] for i in range(0, len(quads), 8)]
+        return [(min(q[0::2]), min(q[1::2]), max(q[0::2]), max(q[1::2])) for q in corners]
+    rect = _numbers(_resolved(annotation.get("/Rect")), 4)
+    if rect and len(rect) == 4:
+        return [(min(rect[0::2]), min(rect[1::2]), max(rect[0::2]), max(rect[1::2]))]
+    return []
+
+
+def _numbers(value: Any, most: int) -> list[float] | None:
+    """`value` as a list of at most `most` finite numbers, or None."""
+    if not isinstance(value, ArrayObject) or len(value) > most:
+        return None
+    numbers = [_resolved(item) for item in value]
+    if not all(isinstance(n, int | float) for n in numbers):
+        return None
+    floats = [float(n) for n in numbers]
+    return floats if all(math.isfinite(n) for n in floats) else None
+
+
+def _resolved(value: Any) -> Any:
+    """The object a reference points at, through a chain of references of bounded length: a
+    reference to itself is a cycle, not a value."""
+    for _ in range(_MAX_REFERENCES):
+        if not isinstance(value, IndirectObject):
+            return value
+        value = value.get_object()
+    return None
+
+
+def _string(value: Any) -> str | None:
+    """A PDF string as text: a text string as it is, a byte string as UTF-8 (else Latin-1)."""
+    if isinstance(value, ByteStringObject):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+    return str(value) if isinstance(value, str) else None
+
+
+def _link_base(reader: PdfReader, url: str) -> str:
+    """What a PDF's relative links are resolved against: its catalog's /URI /Base when that is a
+    web address (resolved against where the PDF was fetched), else the PDF's own URL. A base
+    naming the author's disk ("file:///C:/Reports/") says nothing about where the file is now."""
+    uri = _catalog_entry(reader, "/URI")
+    try:
+        base = _resolved(uri.get("/Base")) if isinstance(uri, DictionaryObject) else None
+    except TimeoutError:
+        raise
+    except Exception:  # a broken /URI dictionary still leaves the PDF's own URL
+        return url
+    declared = _string(base)
+    resolved = absolute_url(declared, url) if declared and len(declared) <= MAX_URI_CHARS else None
+    return resolved or url
 
 
 def _info(reader: PdfReader) -> dict[str, Any]:
@@ -376,10 +583,18 @@ def _pdf_date(value: Any) -> str | None:
 
 
 def _language(reader: PdfReader) -> str | None:
+    """The catalog's /Lang, tagged as an HTML page's `lang` is ("EN_gb" is "en-GB"). A PDF
+    that declares none has no language: guessing one from the text would take a language
+    detector, for the few reports not in English."""
+    return language_tag(_string(_catalog_entry(reader, "/Lang")))
+
+
+def _catalog_entry(reader: PdfReader, key: str) -> Any:
+    """An entry of the document's catalog, or None: a broken catalog declares nothing."""
     try:
-        root: Any = reader.trailer["/Root"].get_object()
-        lang = root.get("/Lang")
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
+        catalog = _resolved(reader.trailer.get("/Root"))
+        return _resolved(catalog.get(key)) if isinstance(catalog, DictionaryObject) else None
+    except TimeoutError:
+        raise
+    except Exception:
         return None
-    value = _clean(lang)
-    return value if value and re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", value) else None

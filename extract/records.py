@@ -38,6 +38,7 @@ class Link:
 
     url: str
     anchor: str = ""
+    page: int | None = None  # the PDF page it is on, from 1; None in an HTML page
 
 
 @dataclass

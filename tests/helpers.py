@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,3 +85,14 @@ def store_snapshots(db_path: Path, bodies: dict[str, bytes]) -> None:
         db, [snapshot_record(url, body, run_id) for url, body in bodies.items()], [], []
     )
     db.conn.close()
+
+
+def make_pdfs() -> ModuleType:
+    """The fixture PDF builder (tests/fixtures/extract/make_pdfs.py), loaded as a module."""
+    spec = importlib.util.spec_from_file_location(
+        "make_pdfs", ROOT / "tests/fixtures/extract/make_pdfs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

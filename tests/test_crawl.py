@@ -6,7 +6,6 @@ that change the sites or crawl again build their own.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import socket
@@ -20,7 +19,7 @@ from crawler import archive
 from crawler.siteserver import Site, serve_sites
 from crawler.useragent import USER_AGENT
 from tests.conftest import FIXTURE_WEB, SITES_ROOT, make_sources
-from tests.helpers import ROOT, crawl, query, run_cli, scalar
+from tests.helpers import crawl, make_pdfs, query, run_cli, scalar
 
 
 @pytest.fixture(scope="module")
@@ -222,17 +221,6 @@ def test_changed_article_gets_a_second_version(fixture_web, tmp_path):
 
 
 REPORT = "/wp-content/uploads/2024/03/vetting-and-counter-corruption-inspection-2024.pdf"
-
-
-def make_pdfs():
-    """The fixture PDF builder (tests/fixtures/extract/make_pdfs.py), loaded as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "make_pdfs", ROOT / "tests/fixtures/extract/make_pdfs.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def corrected_report() -> bytes:
@@ -906,3 +894,87 @@ def test_a_page_that_refreshes_at_once_to_another_is_a_stub_not_a_document(tmp_p
     assert titles == ["Live blog", "Real story"]
     stub = query(db, "select role from snapshots where url like '%/moved.html'")
     assert [s["role"] for s in stub] == ["page"]
+
+
+REPORT_PDF = "/reports/2024/vetting.pdf"
+ANNEX_PDF = "/reports/2024/annex-a.pdf"
+REFUSED = ("/drafts/vetting-draft.pdf", "/private/vetting.pdf", "/data/vetting.csv")
+
+
+def press_release_with_report(folder: Path) -> None:
+    """A press release whose report PDF links its annex (linked from nowhere else), the press
+    release itself, a draft `exclude` refuses, a copy robots.txt forbids and its data as CSV
+    (not a document); the report is set on the running site (`report_linking_annex`)."""
+    (folder / "news").mkdir(parents=True)
+    (folder / "news" / "release.html").write_text(
+        "<html><head><title>Vetting release</title></head><body><article><h1>Vetting release"
+        "</h1><p>The inspectorate found 118 of 490 vetting files incomplete in its inspection "
+        f'of forces this spring.</p><p><a href="{REPORT_PDF}">Read the report</a></p>'
+        "</article></body></html>"
+    )
+    builder = make_pdfs()
+    for path in (ANNEX_PDF, *REFUSED):
+        (folder / path[1:]).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path[1:]).write_bytes(builder.build_pdf([[f"Annex tables for {path}."]]))
+    (folder / "feed.xml").write_text(
+        '<rss version="2.0"><channel><item><title>Release</title>'
+        "<link>{{base}}/news/release.html</link></item></channel></rss>"
+    )
+    one_source_site(
+        folder, "office", 'feeds = ["{{base}}/feed.xml"]', "/news/[a-z]+\\.html$", "\\.pdf$"
+    )
+    (folder / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+
+
+def report_linking_annex(offsite: Site) -> bytes:
+    return make_pdfs().build_pdf(
+        [
+            ["Vetting report: 118 of 490 files were incomplete.", "See [Annex A](annex-a.pdf)."],
+            [
+                "[The draft](/drafts/vetting-draft.pdf), [a copy](/private/vetting.pdf),",
+                "[the data](/data/vetting.csv), [the release](/news/release.html),",
+                f"[a regional copy]({offsite.url('/reports/vetting.pdf')}) and",
+                "[Annex A again](annex-a.pdf).",
+            ],
+        ]
+    )
+
+
+def test_a_report_pdf_leads_to_its_annex_and_nowhere_the_source_may_not_go(offsite_site, tmp_path):
+    folder = tmp_path / "site"
+    press_release_with_report(folder)
+    with Site(folder, host="127.0.0.71") as site:
+        site.set_page(REPORT_PDF, report_linking_annex(offsite_site))
+        db = tmp_path / "archive.db"
+        crawl(make_sources(tmp_path, site, exclude=["/drafts/"]), db)
+        paths = [r.path for r in site.log]
+    assert paths.count(ANNEX_PDF) == 1 and paths.count("/news/release.html") == 1
+    assert not set(REFUSED) & set(paths)
+    assert offsite_site.log == []
+    annex = query(db, "select id from documents where url = ?", [site.url(ANNEX_PDF)])
+    links = query(
+        db,
+        "select l.anchor, l.page, l.target_document_id from links l join documents d "
+        "on d.id = l.document_id where d.url = ? and l.url = ? order by l.id",
+        [site.url(REPORT_PDF), site.url(ANNEX_PDF)],
+    )
+    assert links == [
+        {"anchor": "Annex A", "page": 1, "target_document_id": annex[0]["id"]},
+        {"anchor": "Annex A again", "page": 2, "target_document_id": annex[0]["id"]},
+    ]
+
+
+def test_a_report_answering_304_still_leads_to_its_annex(offsite_site, tmp_path):
+    folder = tmp_path / "site"
+    press_release_with_report(folder)
+    with Site(folder, host="127.0.0.72") as site:
+        site.set_page(REPORT_PDF, report_linking_annex(offsite_site))
+        sources = make_sources(tmp_path, site, recheck_days=0)
+        db = tmp_path / "archive.db"
+        crawl(sources, db)
+        site.reset_log()
+        crawl(sources, db)
+        (report,) = site.requests(REPORT_PDF)
+        (annex,) = site.requests(ANNEX_PDF)
+    # The report's stored copy is read again for the documents it links to, due a re-check.
+    assert report.status == 304 and annex.status == 304 and annex.conditional

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
 import pytest
 
 from extract import ExtractionError, extract_document
-from extract.pdf import MAX_PAGES
+from extract.pdf import MAX_ANNOTATIONS, MAX_LINKS, MAX_PAGES, read_links
+from tests.helpers import make_pdfs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 URL = "https://assets.example.org/reports/integrity-2024.pdf"
@@ -17,14 +17,6 @@ URL = "https://assets.example.org/reports/integrity-2024.pdf"
 
 def read(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
-
-
-def make_pdfs():
-    spec = importlib.util.spec_from_file_location("make_pdfs", FIXTURES / "make_pdfs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def build_bomb() -> bytes:
@@ -340,3 +332,155 @@ def test_a_pdf_date_with_a_real_offset_keeps_it():
         [["37 officers were dismissed."]], info={"CreationDate": "D:20230101120000-05'30'"}
     )
     assert extract_document(pdf, URL, "application/pdf").published == "2023-01-01T12:00:00-05:30"
+
+
+@pytest.mark.parametrize("superscripts", ["rise", "baseline"])
+def test_a_raised_2_or_3_after_a_unit_of_length_is_its_power_not_a_footnote(superscripts):
+    pdf = make_pdfs().build_pdf(
+        [
+            [
+                "Each cell is 25 m^{2}, the force area 3,700 km^{2} and",
+                "the tank 40 m^{3}; the yard is 900 ft^{2}. Of 490^{2} referrals,",
+                "the programme^{3} sent 118 cm^{2} samples.",
+                "^{2} Figures are for the year ending 31 March 2024.",
+            ]
+        ],
+        superscripts=superscripts,
+    )
+    doc = extract_document(pdf, URL, "application/pdf")
+    for area in ("25 m²,", "3,700 km² and", "40 m³;", "900 ft².", "118 cm² samples"):
+        assert area in doc.text
+    assert "Of 490 referrals" in doc.text and "the programme sent" in doc.text
+    assert [f.value for f in doc.figures if f.kind == "count"] == [25, 3700, 40, 900, 490, 118]
+
+
+@pytest.mark.parametrize(
+    ("declared", "language"),
+    [("en-GB", "en-GB"), ("EN_gb", "en-GB"), ("cy", "cy"), ("English", None), (None, None)],
+)
+def test_language_is_the_catalogs_lang_tagged_as_a_web_pages_lang_is(declared, language):
+    pdf = make_pdfs().build_pdf([["37 officers were dismissed."]], lang=declared)
+    assert extract_document(pdf, URL, "application/pdf").language == language
+
+
+REPORT_URL = "https://www.example.org/reports/2024/vetting.pdf"
+
+
+def test_link_annotations_are_links_with_the_words_under_them_and_their_page():
+    pdf = make_pdfs().build_pdf(
+        [
+            ["Read [the press release](https://www.example.org/news/vetting/) first."],
+            [
+                "The tables are in [Annex A: data tables](annex-a.pdf), and the",
+                "figures as [a spreadsheet (XLSX)](../../data/vetting.xlsx) or",
+                "[CSV](/data/vetting.csv). See also [page 4](#page=4).",
+            ],
+        ]
+    )
+    doc = extract_document(pdf, REPORT_URL, "application/pdf")
+    assert [(link.url, link.anchor, link.page) for link in doc.links] == [
+        ("https://www.example.org/news/vetting/", "the press release", 1),
+        ("https://www.example.org/reports/2024/annex-a.pdf", "Annex A: data tables", 2),
+        ("https://www.example.org/data/vetting.xlsx", "a spreadsheet (XLSX)", 2),
+        ("https://www.example.org/data/vetting.csv", "CSV", 2),
+    ]
+    assert "The tables are in Annex A: data tables, and the" in doc.text
+
+
+def test_a_link_that_wraps_onto_the_next_line_is_one_link_with_all_its_words():
+    url = "https://www.example.org/publications/vetting-misconduct-and-misogyny/"
+    pdf = make_pdfs().build_pdf(
+        [[f"See [An inspection of vetting,]({url})", f"[misconduct and misogyny]({url}) (2022)."]]
+    )
+    doc = extract_document(pdf, REPORT_URL, "application/pdf")
+    assert [(link.url, link.anchor) for link in doc.links] == [
+        (url, "An inspection of vetting, misconduct and misogyny")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("base", "annex"),
+    [
+        ("https://assets.example.org/hmicfrs/", "https://assets.example.org/hmicfrs/annex.pdf"),
+        ("/uploads/", "https://www.example.org/uploads/annex.pdf"),
+        ("file:///C:/Reports/", "https://www.example.org/reports/2024/annex.pdf"),
+    ],
+)
+def test_relative_links_resolve_against_the_documents_uri_base_when_it_is_a_web_address(
+    base, annex
+):
+    pdf = make_pdfs().build_pdf([["See [the annex](annex.pdf)."]], uri_base=base)
+    assert [link.url for link in extract_document(pdf, REPORT_URL).links] == [annex]
+
+
+ANNEX = b"<< /Subtype /Link /Rect [72 757 150 771] /A << /S /URI /URI (annex.pdf) >> >>"
+MALFORMED = [
+    b"{self}",  # a reference to itself
+    b"<< /Subtype /Link /Rect [72 757 150 771] /A {self} >>",  # an action that is the annotation
+    b"<< /Subtype /Link /Rect [72 757 150 771] /A << /S /URI /URI {self} >> >>",
+    b"<< /Subtype /Link /Rect [72 757 150 771] /A << /S /URI /URI 999 0 R >> >>",  # dangling
+    b"<< /Subtype /Link /Rect [72 757 150 771] /A [/URI (a.pdf)] >>",  # an array, not an action
+    b"<< /Subtype /Link /Rect [72 757 150 771] /A << /S /URI /URI 42 >> >>",
+    b"<< /Subtype /Link /Rect [72 757 150 771] /A << /S /GoTo /D [3 0 R /Fit] >> >>",
+    b"<< /Subtype /Link /Rect [72 757 150 771] /A << /S /URI /URI (javascript:alert(1)) >> >>",
+    b"[1 2 3]",
+    b"42",
+    b"<< /Subtype /Link /Rect (wide) /QuadPoints [1 2] /A << /S /URI /URI (b.pdf) >> >>",
+    ANNEX,
+]
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [MALFORMED, b"5", b"(not an array)", b"<< /A << /S /URI /URI (c.pdf) >> >>"],
+    ids=["malformed annotations", "a number", "a string", "a dictionary"],
+)
+def test_malformed_annotations_cost_the_document_nothing(annotations):
+    pdf = make_pdfs().build_pdf(
+        [["Annex A: 37 officers dismissed."], ["Page two."]], annotations=[annotations, []]
+    )
+    doc = extract_document(pdf, REPORT_URL, "application/pdf")
+    assert doc.text == "Annex A: 37 officers dismissed.\n\nPage two."
+    assert doc.omissions == []
+    if annotations is MALFORMED:
+        # A link whose rectangle is unreadable is a link all the same, with no words.
+        assert [(link.url, link.anchor) for link in doc.links] == [
+            ("https://www.example.org/reports/2024/b.pdf", ""),
+            ("https://www.example.org/reports/2024/annex.pdf", "Annex A: 37"),
+        ]
+    else:
+        assert doc.links == []
+
+
+def test_thousands_of_annotations_are_read_to_a_limit_and_the_rest_is_an_omission():
+    links = b" ".join(
+        b"<< /Subtype /Link /Rect [72 757 150 771] /A << /S /URI /URI (p%d.pdf) >> >>" % n
+        for n in range(6000)
+    )
+    pages = [[f"Page {n} of the link farm."] for n in range(1, 4)]
+    pdf = make_pdfs().build_pdf(pages, annotations=[b"[" + links + b"]"] * 3)
+    started = time.monotonic()
+    doc = extract_document(pdf, REPORT_URL, "application/pdf")
+    assert time.monotonic() - started < 20
+    assert [page.split(":")[0] for page in doc.text.split("\n\n")] == [
+        f"Page {n} of the link farm." for n in range(1, 4)
+    ]
+    assert len(doc.links) == MAX_LINKS
+    assert doc.omissions == [
+        f"PDF has more than {MAX_ANNOTATIONS:,} annotations: the rest, from page 2 on, were not "
+        "read for links",
+        f"more than {MAX_LINKS:,} links: only the first {MAX_LINKS:,} were kept",
+    ]
+
+
+def test_a_crawler_reads_a_pdfs_links_without_its_text():
+    pdf = make_pdfs().build_pdf(
+        [["Read [the annex](annex.pdf)."], ["Or [the data](data.csv), or [page 1](#page=1)."]]
+    )
+    assert [(link.url, link.page) for link in read_links(pdf, REPORT_URL)] == [
+        ("https://www.example.org/reports/2024/annex.pdf", 1),
+        ("https://www.example.org/reports/2024/data.csv", 2),
+    ]
+    assert read_links(make_pdfs().build_pdf([["No links."]]), REPORT_URL) == []
+    with pytest.raises(ExtractionError, match="corrupt PDF"):
+        read_links(read("truncated.pdf") + b"/URI", REPORT_URL)

@@ -7,7 +7,7 @@ import sys
 
 from crawler.extracting import extract_pending
 from crawler.siteserver import Site
-from tests.helpers import ROOT, query, run_cli, scalar, store_snapshots
+from tests.helpers import ROOT, make_pdfs, query, run_cli, scalar, store_snapshots
 
 ARTICLE = (
     "<html><head><title>Referrals rise | Watchdog</title></head><body><article>"
@@ -79,6 +79,35 @@ def test_a_quote_is_checked_again_when_the_cited_document_changes(tmp_path):
         "select count(*) from figure_checks where cited_figure_id not in (select id from figures)"
     )
     assert scalar(db, dangling) == 0
+
+
+def test_a_pdfs_links_are_stored_with_their_words_and_page_and_a_re_extraction_keeps_them(
+    tmp_path,
+):
+    db = tmp_path / "a.db"
+    report, annex = "http://127.0.0.1/reports/vetting.pdf", "http://127.0.0.1/reports/annex-a.pdf"
+    builder = make_pdfs()
+    store_snapshots(
+        db,
+        {
+            report: builder.build_pdf(
+                [["Vetting report: 118 of 490 files."], ["Tables in [Annex A](annex-a.pdf)."]]
+            ),
+            annex: builder.build_pdf([["Annex A: 37 officers were dismissed."]]),
+        },
+    )
+    extract_pending(db)
+    sql = (
+        "select l.id, l.url, l.anchor, l.page, l.target_document_id from links l "
+        "join documents d on d.id = l.document_id where d.url = ?"
+    )
+    links = query(db, sql, [report])
+    annex_id = scalar(db, "select id from documents where url = ?", [annex])
+    assert [(r["url"], r["anchor"], r["page"], r["target_document_id"]) for r in links] == [
+        (annex, "Annex A", 2, annex_id)
+    ]
+    extract_pending(db, everything=True)
+    assert query(db, sql, [report]) == links
 
 
 def test_a_full_re_extraction_does_not_bring_back_a_removed_document(tmp_path):

@@ -40,6 +40,7 @@ from crawler.discovery.feeds import parse_feed
 from crawler.discovery.listings import (
     LinkScreen,
     extract_links,
+    extract_pdf_links,
     meta_redirect_target,
     meta_refresh_target,
 )
@@ -555,6 +556,9 @@ class MonitorSpider(scrapy.Spider):
                     )
         elif role == "api":
             yield from self.discover_api(response, source)
+        elif _is_pdf(response):
+            if final_role == "document" and source.documents:
+                yield from self.discover_pdf_links(response, source, due_only)
         elif _is_html(response):
             yield from self.discover_links(response, source, role, final_role, due_only)
         elif final_role == "document" and _is_json(response):
@@ -664,6 +668,17 @@ class MonitorSpider(scrapy.Spider):
                     ),
                     at=utcnow(),
                 )
+
+    def discover_pdf_links(
+        self, response: Response, source: Source, due_only: bool = False
+    ) -> Iterator[Any]:
+        """A PDF document's links to more documents (a report's annex), asked for as an HTML
+        document page's are: those `documents` matches, through the same checks (`request`),
+        and with no date of their own."""
+        for link in extract_pdf_links(response.body, response.url):
+            url = without_tracking(link.url)
+            if source.matches_document(url) and (not due_only or self.due(url, source)):
+                yield from self.request(url, source, "document", candidate=Candidate(url=url))
 
     def nothing_new(self, documents: list[Candidate], source: Source) -> bool:
         """Whether an incremental run may stop walking at a listing page: it links documents and
@@ -788,6 +803,12 @@ def _is_html(response: Response) -> bool:
         return True
     head = response.body[:512].lstrip().lower()
     return not content_type and (head.startswith(b"<!doctype html") or head.startswith(b"<html"))
+
+
+def _is_pdf(response: Response) -> bool:
+    """A PDF whatever the server called it (octet-stream, or nothing), as `extract` reads one."""
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+    return "application/pdf" in content_type or response.body[:1024].lstrip().startswith(b"%PDF")
 
 
 def _is_json(response: Response) -> bool:
