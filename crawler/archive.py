@@ -1866,7 +1866,7 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]
     `query` is FTS5 syntax FTS5 accepts: the CLI repairs what a person types with the search
     plugin's `fts_query` first, as Datasette does.
     """
-    sql = """select d.id, d.url, d.title, d.published, d.source_id, s.name as source_name,
+    sql = """select d.id, d.url, d.title, d.published, d.source_id, d.status, s.name as source_name,
         snippet(documents_fts, 1, '[', ']', ' … ', 24) as snippet, documents_fts.rank as rank
         from documents_fts join documents d on d.rowid = documents_fts.rowid
         left join sources s on s.id = d.source_id
@@ -2024,6 +2024,11 @@ def query_alerts(
             {"since": since, "watch": watch},
         )
     )
+
+
+def alerting_watches(db: sqlite_utils.Database) -> list[str]:
+    """Names of the watches with at least one alert (read from the `(watch, matched_at)` index)."""
+    return [name for (name,) in db.execute("select distinct watch from alerts order by watch")]
 
 
 def sources_for_health(db: sqlite_utils.Database) -> list[dict]:

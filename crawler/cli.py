@@ -5,6 +5,7 @@ This module only parses options and calls functions that tests call directly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -33,6 +34,14 @@ db_option = click.option(
     default=default_db,
     show_default="$OVERSIGHT_DB, else runs/archive.db",
     help="The SQLite archive.",
+)
+watches_option = click.option(
+    "--watches",
+    "watches_path",
+    type=click.Path(dir_okay=False),
+    default=lambda: os.environ.get("OVERSIGHT_WATCHES") or "watches.toml",
+    show_default="$OVERSIGHT_WATCHES, else ./watches.toml if present",
+    help="Watches to match new and changed documents against (alerts).",
 )
 sources_option = click.option(
     "--sources",
@@ -121,14 +130,7 @@ def cli() -> None:
 @click.argument("source_ids", nargs=-1)
 @sources_option
 @db_option
-@click.option(
-    "--watches",
-    "watches_path",
-    type=click.Path(dir_okay=False),
-    default=lambda: os.environ.get("OVERSIGHT_WATCHES") or "watches.toml",
-    show_default="$OVERSIGHT_WATCHES, else ./watches.toml if present",
-    help="Watches to match new and changed documents against (alerts).",
-)
+@watches_option
 @click.option(
     "--no-extract", is_flag=True, help="Only fetch; leave extraction for `oversight extract`."
 )
@@ -212,7 +214,13 @@ def extract(everything, workers, db_path) -> None:
 @cli.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8001,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one).",
+)
 @click.option(
     "--public",
     is_flag=True,
@@ -224,15 +232,12 @@ def serve(db_path, host, port, public) -> None:
     from crawler.serve import serve as run_server
 
     open_db(db_path, create=False).conn.close()
-    shown = "0.0.0.0" if public and host == "127.0.0.1" else host
-    click.echo(f"serving {db_path} at http://{shown}:{port}/ (Ctrl-C stops)", err=True)
+
+    def announce(url: str) -> None:
+        click.echo(f"serving {db_path} at {url} (Ctrl-C stops)", err=True)
+
     try:
-        run_server(
-            db_path,
-            host="0.0.0.0" if public and host == "127.0.0.1" else host,
-            port=port,
-            public=public,
-        )
+        run_server(db_path, host=host, port=port, public=public, on_listening=announce)
     except ServeError as exc:
         fail(str(exc))
 
@@ -262,6 +267,10 @@ def search(query, db_path, limit, as_json) -> None:
     """Full-text search (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
     from crawler.serve import load_plugin
 
+    if not query.strip():
+        raise click.UsageError(
+            "QUERY is empty: give the words to search for (oversight search vetting)"
+        )
     db = open_db(db_path, create=False)
     results = archive.search(db, load_plugin("oversight_search").fts_query(query), limit)
     if as_json:
@@ -269,28 +278,47 @@ def search(query, db_path, limit, as_json) -> None:
         return
     if not results:
         click.echo("no matches")
+    title = load_plugin("oversight_display").document_title
     for r in results:
+        gone = f" ({r['status']})" if r["status"] in ("removed", "withdrawn") else ""
         click.echo(
-            f"{r['published'] or '          '}  [{r['source_id']}] {r['title']}\n    {r['url']}"
+            f"{r['published'] or '          '}  [{r['source_id']}] {title(r['title'], r['url'])}"
+            f"{gone}\n    {r['url']}"
         )
         click.echo(f"    {' '.join(r['snippet'].split())}\n")
 
 
 @cli.command()
 @db_option
-def status(db_path) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the status as one JSON object, for scripts."
+)
+def status(db_path, as_json) -> None:
     """Sources, document counts, recent runs, recent failures and sources that need a look."""
+    from crawler.health import source_health
+
     db = open_db(db_path, create=False)
     totals = archive.totals(db)
+    health = source_health(db)
+    refused = archive.entries_refused_by_source(db)
+    runs = [{**r, "status": _run_status(r)} for r in archive.recent_runs(db)]
+    failures = archive.recent_failures(db)
+    if as_json:
+        report = {
+            "db": db_path,
+            "totals": dataclasses.asdict(totals),
+            "sources": [_source_status(h, refused.get(h.source_id)) for h in health],
+            "runs": [{**r, "sources": _json_list(r["sources"])} for r in runs],
+            "failures": failures,
+        }
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
     click.echo(
         f"{db_path}: {totals.documents} documents, {totals.versions} versions, "
         f"{totals.figures} figures, {totals.failures} failures recorded"
     )
-    from crawler.health import source_health
-
     click.echo("\nsources:")
-    refused = archive.entries_refused_by_source(db)
-    for h in source_health(db):
+    for h in health:
         click.echo(
             f"  {h.source_id:<20} {h.documents:>6} docs  last ok {h.last_success_at or '-'}  "
             f"last failure {h.last_failure_at or '-'}  changes this week {h.changes_this_week}"
@@ -304,19 +332,41 @@ def status(db_path) -> None:
                 f" #{last['run_id']} (outside allowed_domains or excluded; named in its log)"
             )
     click.echo("\nlast runs:")
-    for r in archive.recent_runs(db):
-        status = r["status"]
-        if status == "running" and not _alive(r["pid"], r["host"]):
-            status = "killed"  # the next crawl marks it failed; until then, say what is known
+    for r in runs:
         click.echo(
-            f"  #{r['id']} {r['started_at']} {status:<8} pages {r['pages_fetched']} "
+            f"  #{r['id']} {r['started_at']} {r['status']:<8} pages {r['pages_fetched']} "
             f"304 {r['not_modified']} new {r['documents_new']} changed {r['documents_changed']} "
             f"failures {r['failures']}"
             + (f" refused {r['entries_refused']}" if r.get("entries_refused") else "")
         )
     click.echo("\nrecent failures:")
-    for f in archive.recent_failures(db):
+    for f in failures:
         click.echo(f"  run {f['run_id']} [{f['source_id']}] {f['url']}\n      {f['reason']}")
+
+
+def _run_status(run: dict) -> str:
+    """A run's status, except that a `running` run whose process is gone shows as `killed`: the
+    next crawl marks it failed; until then, say what is known."""
+    if run["status"] == "running" and not _alive(run["pid"], run["host"]):
+        return "killed"
+    return run["status"]
+
+
+def _source_status(health, refused: dict | None) -> dict:
+    """One source of `oversight status --json`: its health, flags and last refused entries."""
+    return {
+        **dataclasses.asdict(health),
+        "changes_this_week": health.changes_this_week,
+        "entries_refused": refused["entries_refused"] if refused else None,
+        "entries_refused_run": refused["run_id"] if refused else None,
+    }
+
+
+def _json_list(value: str | None) -> list | None:
+    try:
+        return json.loads(value) if value else None
+    except ValueError:
+        return None
 
 
 def _alive(pid: int | None, host: str | None) -> bool:
@@ -369,16 +419,28 @@ def sources(sources_path, check) -> None:
 @db_option
 @click.option("--since", default=None, help="ISO date or a span like 7d / 24h.")
 @click.option("--watch", default=None, help="Only this watch.")
+@watches_option
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as one JSON array.")
-def alerts(db_path, since, watch, as_json) -> None:
-    """List alerts: new and changed documents that matched a watch."""
-    from crawler.watches import list_alerts
+def alerts(db_path, since, watch, watches_path, as_json) -> None:
+    """List alerts: new and changed documents that matched a watch.
+
+    A --watch that is neither in the watches file nor in the archive's alerts is an error
+    (exit 2) naming the watches there are, so a typo is not mistaken for a quiet week.
+    """
+    from crawler.watches import WatchesError, known_watches, list_alerts
 
     db = open_db(db_path, create=False)
     try:
         found = list_alerts(db, since=since, watch=watch)
     except ValueError as exc:
         fail(str(exc))
+    if watch and not found:
+        try:
+            known = known_watches(db, watches_path)
+        except WatchesError as exc:
+            fail(str(exc))
+        if watch not in known:
+            fail(f"unknown watch {watch!r} (known: {', '.join(known) or 'none yet'})")
     if as_json:
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return

@@ -9,12 +9,15 @@ WAL mode), no write plugin is installed, and the write API needs a root actor no
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.util
 import json
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,17 +128,50 @@ def make_datasette(
 
 
 def serve(
-    db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, public: bool = False
+    db_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    public: bool = False,
+    on_listening: Callable[[str], None] | None = None,
 ) -> None:
     """Run Datasette with uvicorn until interrupted.
 
     `public` binds every interface unless another `host` than the loopback default is given.
+    The socket is bound before uvicorn starts, so a port in use is a `ServeError`, and
+    `on_listening` hears the address (with the port the system chose, for port 0) only once
+    requests can reach it.
     """
     import uvicorn
 
     ds = make_datasette(db_path, public=public)
     bind = "0.0.0.0" if public and host == "127.0.0.1" else host
-    uvicorn.run(ds.app(), host=bind, port=port, log_level="warning")
+    sock = listen(bind, port)
+    if on_listening:
+        shown = f"[{bind}]" if ":" in bind else bind
+        on_listening(f"http://{shown}:{sock.getsockname()[1]}/")
+    uvicorn.Server(uvicorn.Config(ds.app(), log_level="warning")).run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on `host`:`port`, or a ServeError saying why there cannot be one."""
+    if not 0 <= port <= 65535:
+        # getaddrinfo would quietly take port 70000 as 4464.
+        raise ServeError(f"cannot listen on port {port}: ports run from 0 to 65535")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        in_use = exc.errno == errno.EADDRINUSE
+        hint = " (another server is using it: pick another --port)" if in_use else ""
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from exc
+    return sock
 
 
 def publish(db_path: str | Path, out_dir: str | Path, keep_snapshots: bool = False) -> Path:
@@ -229,7 +265,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--public", action="store_true")
     args = parser.parse_args(argv)
     try:
-        serve(args.db, host=args.host, port=args.port, public=args.public)
+        serve(
+            args.db,
+            host=args.host,
+            port=args.port,
+            public=args.public,
+            on_listening=lambda url: print(f"serving {args.db} at {url}", file=sys.stderr),
+        )
     except ServeError as exc:
         raise SystemExit(f"oversight serve: {exc}") from exc
 

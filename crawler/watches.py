@@ -451,6 +451,17 @@ def parse_since(text: str, now: datetime | None = None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def known_watches(db: sqlite_utils.Database, watches_path: str | Path | None) -> list[str]:
+    """Watch names, sorted: those in the watches file (when there is one) and those that alerted.
+
+    A watch renamed or removed from the file keeps its alerts, so it is still known.
+    """
+    names = set(archive.alerting_watches(db))
+    if watches_path and Path(watches_path).exists():
+        names.update(w.name for w in load_watches(watches_path))
+    return sorted(names)
+
+
 def list_alerts(
     db: sqlite_utils.Database, since: str | None = None, watch: str | None = None
 ) -> list[dict]:

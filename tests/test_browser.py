@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.archive_factory import HOSTILE_DOC, IOPC_DOC, NEWS_DOC, VETTING_DOC, build_archive
+from tests.archive_factory import (
+    HOSTILE_DOC,
+    IOPC_DOC,
+    NEWS_DOC,
+    VETTING_DOC,
+    WORKFORCE_DOC,
+    build_archive,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,6 +39,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 REPO = Path(__file__).resolve().parent.parent
+#: One title in Arabic (the fixture's workforce statistics), for the page's reading direction.
+RTL_TITLE = "إحصاءات القوى العاملة في الشرطة"
 
 pytestmark = [
     pytest.mark.browser,
@@ -66,6 +76,8 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float = 30)
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
     archive = build_archive(tmp_path_factory.mktemp("browser") / "archive.db")
+    with sqlite3.connect(archive) as db:
+        db.execute("update documents set title = ? where id = ?", [RTL_TITLE, WORKFORCE_DOC])
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "crawler.serve", str(archive), "--port", str(port)],
@@ -155,6 +167,32 @@ def test_follow_a_facet(page):
     assert "Police corruption referrals have doubled" in text
 
 
+def test_the_table_search_box_reads_a_query_as_the_search_page_does(page):
+    page.goto("/archive/documents")
+    page.fill("input[name=_search]", "refer*")
+    page.press("input[name=_search]", "Enter")
+    page.wait_for_url(re.compile(r"_search=refer"))
+    rows = page.locator("table.rows-and-columns tbody tr")
+    assert rows.count() == 2
+    assert (
+        "Police corruption referrals have doubled"
+        in page.locator("table.rows-and-columns").inner_text()
+    )
+    page.fill("input[name=_search]", '"')
+    page.press("input[name=_search]", "Enter")
+    page.wait_for_url(re.compile(r"_search=%22"))
+    assert page.locator("h1").first.inner_text() == "Documents"
+
+
+def test_a_right_to_left_title_reads_right_to_left(page):
+    page.goto(f"/archive/documents/{WORKFORCE_DOC}")
+    heading = page.locator("h1.document-title")
+    assert heading.inner_text() == RTL_TITLE
+    assert heading.evaluate("h => getComputedStyle(h).direction") == "rtl"
+    page.goto(f"/archive/documents/{IOPC_DOC}")
+    assert page.locator("h1.document-title").evaluate("h => getComputedStyle(h).direction") == "ltr"
+
+
 def test_an_atom_feed_loads(page):
     response = page.goto("/archive/new_documents.atom")
     assert response.status == 200
@@ -171,6 +209,8 @@ def test_hostile_markup_fires_no_dialog(page):
         "/archive/documents?_search=hostile",
         "/archive/search?q=officers",
         "/archive/changed_documents",
+        "/archive/figures_to_check",
+        "/archive/alerts",
         "/archive/citations",
         "/archive/figures",
         "/archive/tables",

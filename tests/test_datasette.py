@@ -10,12 +10,13 @@ import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
 from datasette.app import Datasette
 
-from crawler.archive import TABLES, open_archive
+from crawler.archive import TABLES, open_archive, replace_figure_checks
 from crawler.serve import load_metadata, load_plugin, make_datasette, publish
 from tests.archive_factory import (
     HOSTILE_DOC,
@@ -23,6 +24,7 @@ from tests.archive_factory import (
     NEWS_DOC,
     STOP_SEARCH_DOC,
     VETTING_DOC,
+    WORKFORCE_DOC,
     build_archive,
 )
 from tests.helpers import run_cli
@@ -30,6 +32,12 @@ from tests.helpers import run_cli
 ATOM = "{http://www.w3.org/2005/Atom}"
 HIDDEN = {"snapshots", "urls", "api_listings", "run_sources", "meta", "signatures"}
 RAW_HOSTILE = ["<script>alert(1)", "<img src=x onerror", "<img src=x onerror=alert(1)>"]
+FEEDS = [
+    "/archive/new_documents.atom",
+    "/archive/alerts_feed.atom?watch=anything",
+    "/archive/changed_documents.atom",
+    "/archive/figures_to_check.atom",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +59,15 @@ async def get_json(ds: Datasette, path: str):
     response = await ds.client.get(path)
     assert response.status_code == 200, (path, response.text[:500])
     return response.json()
+
+
+def edited_copy(archive: Path, folder: Path, sql: str, params: list) -> Path:
+    """A copy of the fixture archive with one change made to it, for a test of its own."""
+    copy = folder / "copy.db"
+    with sqlite3.connect(archive) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+        target.execute(sql, params)
+    return copy
 
 
 def atom_entries(xml_text: str) -> list[ET.Element]:
@@ -97,8 +114,9 @@ def test_every_visible_table_and_column_is_described():
 
 def test_every_canned_query_has_a_title_and_description():
     queries = load_metadata()["databases"]["archive"]["queries"]
-    expected = {"search", "new_documents", "figures_search", "alerts", "changed_documents"}
-    assert expected | {"citations"} <= set(queries)
+    expected = {"search", "new_documents", "figures_search", "alerts_feed", "changed_documents"}
+    assert expected | {"citations", "figures_to_check"} <= set(queries)
+    assert not set(queries) & set(TABLES), "a canned query would hide the table of its name"
     for name, query in queries.items():
         assert query.get("title") and query.get("description"), name
         assert not query.get("write"), name
@@ -170,12 +188,75 @@ async def test_search_options_filter_and_may_be_left_blank(ds):
 
 
 async def test_search_leaves_out_syndicated_copies(archive, tmp_path):
-    copy = tmp_path / "copy.db"
-    with sqlite3.connect(archive) as source, sqlite3.connect(copy) as target:
-        source.backup(target)
-        target.execute("update documents set duplicate_of = ? where id = ?", [IOPC_DOC, NEWS_DOC])
+    sql = "update documents set duplicate_of = ? where id = ?"
+    copy = edited_copy(archive, tmp_path, sql, [IOPC_DOC, NEWS_DOC])
     rows = await get_json(make_datasette(copy), "/archive/search.json?_shape=array&q=referrals")
     assert [row["document_id"] for row in rows] == [IOPC_DOC]
+
+
+async def test_search_snippets_escape_the_page_text_around_the_highlights(ds):
+    rows = await get_json(ds, "/archive/search.json?_shape=array&q=officers")
+    hostile = next(row["snippet"] for row in rows if row["document_id"] == HOSTILE_DOC)
+    assert "<mark>officers</mark>" in hostile
+    assert "complaints &lt;img src=x onerror=alert(1)&gt; about" in hostile
+    assert "&amp; &quot;quotes&quot;" in hostile or '&amp; "quotes"' in hostile
+    assert "<img" not in hostile and "<a " not in hostile
+    page = (await ds.client.get("/archive/search?q=officers")).text
+    cells = " ".join(re.findall(r'<td class="col-snippet[^"]*">(.*?)</td>', page, re.DOTALL))
+    assert "complaints &lt;img src=x onerror=alert(1)&gt; about" in cells
+    assert "&amp;lt;" not in cells  # escaped once, not twice
+    assert cells.count("<mark>officers</mark>") == 4
+    # A `snippet` column of anyone's own SQL gets no more trust than the search query's.
+    own = await ds.client.get(
+        "/archive",
+        params={"sql": "select '<img src=x onerror=alert(1)><mark>hit</mark>' as snippet"},
+    )
+    assert "<mark>hit</mark>" in own.text and "<img src=x" not in own.text
+
+
+async def test_an_untitled_document_is_called_by_its_address_everywhere(archive, tmp_path):
+    copy = edited_copy(
+        archive, tmp_path, "update documents set title = ' ' where id = ?", [NEWS_DOC]
+    )
+    served = make_datasette(copy)
+    address = "https://www.politicshome.com/news/article/police-corruption-referrals-doubled"
+    rows = await get_json(served, "/archive/search.json?_shape=array&q=campaigners")
+    assert [row["title"] for row in rows] == [address]
+    page = (await served.client.get(f"/archive/documents/{NEWS_DOC}")).text
+    assert f'<h1 class="document-title" dir="auto">{address}</h1>' in page
+    assert f"<title>{address} · " in page
+    cited = (await served.client.get(f"/archive/documents/{IOPC_DOC}")).text
+    assert f'href="/archive/documents/{NEWS_DOC}">{address}</a>' in cited
+    feed = atom_entries((await served.client.get("/archive/new_documents.atom")).text)
+    entry = next(e for e in feed if e.find(ATOM + "id").text.endswith(f"/{NEWS_DOC}"))
+    assert entry.find(ATOM + "title").text == address
+    for query in ["figures_search.json?words=referrals", "citations.json", "figures_to_check.json"]:
+        rows = await get_json(served, f"/archive/{query}&_shape=array".replace(".json&", ".json?"))
+        titles = {row.get("title") or row.get("citing_title") for row in rows}
+        assert address in titles and None not in titles and "" not in titles, query
+
+
+async def test_a_document_title_reads_in_its_own_direction(ds):
+    page = (await ds.client.get(f"/archive/documents/{VETTING_DOC}")).text
+    assert '<h1 class="document-title" dir="auto">' in page
+    results = (await ds.client.get("/archive/search?q=vetting")).text
+    assert (
+        f'<a class="document-title" dir="auto" href="/archive/documents/{VETTING_DOC}">' in results
+    )
+
+
+async def test_a_removed_document_is_marked_in_search_results(archive, tmp_path):
+    copy = edited_copy(
+        archive, tmp_path, "update documents set status = 'removed' where id = ?", [VETTING_DOC]
+    )
+    served = make_datasette(copy)
+    rows = await get_json(served, "/archive/search.json?_shape=array&q=vetting")
+    assert {row["document_id"]: row["status"] for row in rows} == {
+        VETTING_DOC: "removed",
+        WORKFORCE_DOC: None,
+    }
+    page = (await served.client.get("/archive/search?q=vetting")).text
+    assert '<strong class="document-status">removed</strong>' in page
 
 
 @pytest.mark.parametrize(
@@ -196,6 +277,79 @@ async def test_table_search_api_finds_documents(ds):
     assert [row["id"] for row in rows] == [VETTING_DOC]
 
 
+@pytest.mark.parametrize(
+    "query, found",
+    [
+        ("refer*", {IOPC_DOC, NEWS_DOC}),
+        ("corruption OR stop", {IOPC_DOC, VETTING_DOC, NEWS_DOC, STOP_SEARCH_DOC}),
+        ("NEAR(corruption referrals, 3)", {IOPC_DOC, NEWS_DOC}),
+        ("title:vetting", {VETTING_DOC}),
+        ("vetting NOT misogyny", {WORKFORCE_DOC}),
+        ("stop-and-search", {STOP_SEARCH_DOC}),
+        ('"', set()),
+        ("", set()),
+    ],
+)
+async def test_table_search_reads_a_query_as_the_search_query_does(ds, query, found):
+    table = await get_json(ds, f"/archive/documents.json?_shape=array&_search={quote(query)}")
+    search = await get_json(ds, f"/archive/search.json?_shape=array&q={quote(query)}")
+    assert {row["id"] for row in table} == {row["document_id"] for row in search} == found
+    page = await ds.client.get(f"/archive/documents?_search={quote(query)}")
+    assert page.status_code == 200, page.text[:300]
+    column = await ds.client.get(f"/archive/documents.json?_search_title={quote(query)}")
+    assert column.status_code == 200, column.text[:300]
+
+
+@pytest.mark.parametrize(
+    "parameters, says",
+    [
+        ("_sort_desc=nonexistent", "Cannot sort table by nonexistent"),
+        ("_search=vetting&_sort=rank", "the Search query ranks by relevance"),
+        ("_sort=id&_sort_desc=id", "Cannot use _sort and _sort_desc"),
+        ("_through=%7Bbad", "_through must be JSON"),
+        ("_timelimit=soon", "_timelimit must be a whole number of milliseconds"),
+        ("_through=" + quote('{"table": "mentions"}'), "_through must be JSON"),
+        (
+            "_through=" + quote('{"table": "sources", "column": "id", "value": 1}'),
+            "Invalid _through",
+        ),
+    ],
+)
+async def test_a_malformed_table_parameter_is_a_400_that_says_what_is_wrong(ds, parameters, says):
+    for path in ["/archive/documents.json", "/archive/documents"]:
+        response = await ds.client.get(f"{path}?{parameters}")
+        assert response.status_code == 400, (path, response.status_code)
+        assert says in response.text, path
+
+
+async def test_the_alerts_table_is_browsable_with_its_facets(ds):
+    data = await get_json(ds, "/archive/alerts.json?_shape=objects")
+    assert len(data["rows"]) == 4
+    facets = data["facet_results"]
+    assert {r["value"]: r["count"] for r in facets["watch"]["results"]} == {
+        "corruption": 3,
+        "vetting": 1,
+    }
+    assert {r["value"] for r in facets["reason"]["results"]} == {"new", "changed"}
+    vetting = await get_json(ds, "/archive/alerts.json?_shape=array&watch=vetting")
+    assert [row["id"] for row in vetting] == [3]
+
+
+async def test_the_old_alerts_feed_address_leads_to_the_feed(ds):
+    response = await ds.client.get("/archive/alerts.atom?watch=vetting")
+    assert response.status_code == 301
+    assert response.headers["location"] == "/archive/alerts_feed.atom?watch=vetting"
+
+
+async def test_home_page_links_the_alerts_table_and_every_feed(ds):
+    page = (await ds.client.get("/")).text
+    assert 'href="/archive/alerts"' in page
+    for feed in ["new_documents", "changed_documents", "figures_to_check"]:
+        assert f'href="/archive/{feed}.atom"' in page, feed
+    for watch in ["corruption", "vetting"]:
+        assert f'href="/archive/alerts_feed.atom?watch={watch}"' in page
+
+
 async def test_new_documents_feed_is_valid_atom_with_entries(ds):
     response = await ds.client.get("/archive/new_documents.atom")
     assert response.status_code == 200
@@ -210,7 +364,7 @@ async def test_new_documents_feed_is_valid_atom_with_entries(ds):
 
 async def test_feeds_are_valid_on_an_empty_archive(empty_archive):
     ds = make_datasette(empty_archive)
-    for path in ["/archive/new_documents.atom", "/archive/alerts.atom?watch=anything"]:
+    for path in FEEDS:
         response = await ds.client.get(path)
         assert response.status_code == 200, (path, response.text[:300])
         entries = atom_entries(response.text)
@@ -219,10 +373,12 @@ async def test_feeds_are_valid_on_an_empty_archive(empty_archive):
 
 
 async def test_alerts_feed_lists_one_watch(ds):
-    response = await ds.client.get("/archive/alerts.atom?watch=vetting")
+    response = await ds.client.get("/archive/alerts_feed.atom?watch=vetting")
     entries = atom_entries(response.text)
     assert [e.find(ATOM + "id").text for e in entries] == ["tag:oversight,2024:alert/3"]
-    corruption = atom_entries((await ds.client.get("/archive/alerts.atom?watch=corruption")).text)
+    corruption = atom_entries(
+        (await ds.client.get("/archive/alerts_feed.atom?watch=corruption")).text
+    )
     assert len(corruption) == 3
     assert all(e.find(ATOM + "title").text.startswith("[corruption]") for e in corruption)
 
@@ -279,6 +435,8 @@ HOSTILE_PAGES = [
     "/archive/citations",
     "/archive/figures_search?words=officers",
     "/archive/alerts",
+    "/archive/alerts_feed",
+    "/archive/figures_to_check",
     "/archive/new_documents",
     "/-/search?q=hostile",
     f"/archive/documents/{VETTING_DOC}",
@@ -303,8 +461,47 @@ async def test_hostile_markup_shows_as_text_on_the_document_page(ds):
     )
 
 
+async def test_edits_feed_has_an_entry_per_edit_with_its_diff(ds):
+    response = await ds.client.get("/archive/changed_documents.atom")
+    assert response.status_code == 200, response.text[:300]
+    entries = atom_entries(response.text)
+    for entry in entries:
+        assert_entry_is_valid(entry)
+    ids = [entry.find(ATOM + "id").text for entry in entries]
+    assert ids == ["tag:oversight,2024:version/4", "tag:oversight,2024:version/2"]
+    iopc = entries[1]
+    assert iopc.find(ATOM + "title").text.startswith("Edited: Corruption referrals")
+    content = iopc.find(ATOM + "content").text
+    assert "no change note was published" in content
+    assert "<em>[removed: 117]</em> <strong>118</strong>" in content
+    narrowed = atom_entries(
+        (await ds.client.get("/archive/changed_documents.atom?source=iopc")).text
+    )
+    assert [entry.find(ATOM + "id").text for entry in narrowed] == ids[1:]
+
+
+async def test_figures_to_check_feed_keeps_its_entry_ids_when_checks_are_made_again(
+    archive, tmp_path
+):
+    path = edited_copy(archive, tmp_path, "update figure_checks set id = id + 100", [])
+    url = "/archive/figures_to_check.atom"
+    before = atom_entries((await make_datasette(path).client.get(url)).text)
+    assert len(before) == 1  # the near miss; the quoted figure is no misquote
+    assert_entry_is_valid(before[0])
+    assert "nearly 500 referrals" in before[0].find(ATOM + "title").text
+    assert "500 here, 490 in the cited statement" in before[0].find(ATOM + "content").text
+    db = open_archive(path)
+    checks = list(db.query("select figure_id, cited_figure_id, status, note from figure_checks"))
+    replace_figure_checks(db, NEWS_DOC, IOPC_DOC, checks)  # as a re-extraction does
+    assert db.execute("select max(id) from figure_checks").fetchone()[0] < 100  # new row ids
+    db.conn.close()
+    after = atom_entries((await make_datasette(path).client.get(url)).text)
+    assert [e.find(ATOM + "id").text for e in after] == [e.find(ATOM + "id").text for e in before]
+
+
 async def test_hostile_markup_stays_escaped_in_feeds(ds):
-    for path in ["/archive/new_documents.atom", "/archive/alerts.atom"]:
+    feeds = ["/archive/new_documents.atom", "/archive/alerts_feed.atom"]
+    for path in feeds + ["/archive/changed_documents.atom"]:
         entries = atom_entries((await ds.client.get(path)).text)
         contents = [e.find(ATOM + "content").text for e in entries]
         hostile = [c for c in contents if "alert(1)" in c]
@@ -598,6 +795,10 @@ async def test_locked_down_server_keeps_pages_and_canned_queries_but_not_sql(arc
         "/archive/documents.json?_source_kind=news",
         f"/archive/documents/{IOPC_DOC}",
         "/archive/documents?_search=vetting",
+        "/archive/alerts.json?watch=vetting",
+        "/archive/alerts_feed.atom?watch=vetting",
+        "/archive/changed_documents.atom",
+        "/archive/figures_to_check.atom",
     ]:
         assert (await locked.client.get(path)).status_code == 200, path
     assert (await locked.client.get("/archive.json?sql=select+1")).status_code == 403

@@ -21,6 +21,7 @@ from crawler.watches import (
     parse_since,
     record_alerts,
 )
+from tests.helpers import run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "crawler" / "watches.example.toml"
 
@@ -446,3 +447,23 @@ def test_since_accepts_ages_and_iso_dates() -> None:
     assert parse_since("2026-11-01T10:00:00+01:00") == "2026-11-01T09:00:00+00:00"
     with pytest.raises(ValueError, match="--since 'last week'"):
         parse_since("last week")
+
+
+def test_alerts_for_an_unknown_watch_are_an_error_naming_the_known_ones(
+    archive: ArchiveBuilder, tmp_path: Path
+) -> None:
+    run = archive.run()
+    archive.add(run, "iopc", "Custody deaths", "custody")
+    record_alerts(archive.db, [Watch(name="custody", query="custody")], run)
+    watches = tmp_path / "watches.toml"
+    watches.write_text('[[watches]]\nname = "vetting"\nquery = "vetting"\n')
+    db = str(tmp_path / "a.db")
+
+    typo = run_cli("alerts", "--db", db, "--watches", str(watches), "--watch", "custodi")
+    quiet = run_cli("alerts", "--db", db, "--watches", str(watches), "--watch", "vetting")
+    alerted = run_cli("alerts", "--db", db, "--watch", "custody")
+
+    assert typo.returncode == 2
+    assert typo.stderr == "error: unknown watch 'custodi' (known: custody, vetting)\n"
+    assert quiet.returncode == 0 and quiet.stdout == "no alerts\n"
+    assert alerted.returncode == 0 and "Custody deaths" in alerted.stdout

@@ -1,11 +1,14 @@
-"""Display helpers for scraped text: figure highlighting, readable diffs and search snippets.
+"""Display helpers for scraped text: figure highlighting, readable diffs, search snippets and
+what an untitled document is called.
 
 Everything here escapes the scraped text first and only then adds Oversight's own markup, so a
-page that says `<script>` shows those characters and runs nothing.
+page that says `<script>` shows those characters and runs nothing. The helpers the canned
+queries need are SQL functions too, so a page and a feed say the same thing.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 
@@ -15,8 +18,12 @@ from markupsafe import Markup, escape
 #: `[-removed-]` and `{+added+}`, the word-diff markers in `versions.diff`.
 DIFF_MARKERS = re.compile(r"\[-(.*?)-\]|\{\+(.*?)\+\}", re.DOTALL)
 
-#: The highlight markers the `search` canned query asks `snippet()` to put around matches.
+#: The highlight markers around matches in the `search` canned query's (escaped) snippets.
 SNIPPET_OPEN, SNIPPET_CLOSE = "<mark>", "</mark>"
+SNIPPET_MARKERS = re.compile(r"(</?mark>)")
+
+#: Statuses of a document its publisher no longer shows, marked wherever it is listed.
+GONE_STATUSES = {"removed", "withdrawn"}
 
 CSS_CLASS = re.compile(r"[^a-z0-9-]")
 
@@ -108,6 +115,19 @@ def format_number(value: object) -> str:
 
 def render_diff(diff: str | None) -> Markup:
     """A stored word diff as HTML: removals in `<del>`, additions in `<ins>`, the rest escaped."""
+    return Markup(_diff_html(diff, "<del>{}</del>", "<ins>{}</ins>"))
+
+
+def feed_diff_html(diff: str | None) -> str:
+    """A stored word diff for an Atom entry, as one paragraph.
+
+    datasette-atom lets only a few tags through to feed readers, `<del>` and `<ins>` not among
+    them, so an addition is bold and a removal is named in brackets.
+    """
+    return "<p>" + _diff_html(diff, "<em>[removed: {}]</em> ", "<strong>{}</strong>") + "</p>"
+
+
+def _diff_html(diff: str | None, removed_html: str, added_html: str) -> str:
     diff = diff or ""
     pieces: list[str] = []
     cursor = 0
@@ -115,22 +135,48 @@ def render_diff(diff: str | None) -> Markup:
         pieces.append(str(escape(diff[cursor : match.start()])))
         removed, added = match.group(1), match.group(2)
         if removed is not None:
-            pieces.append(f"<del>{escape(removed)}</del>")
+            pieces.append(removed_html.format(escape(removed)))
         else:
-            pieces.append(f"<ins>{escape(added)}</ins>")
+            pieces.append(added_html.format(escape(added)))
         cursor = match.end()
     pieces.append(str(escape(diff[cursor:])))
-    return Markup("".join(pieces))
+    return "".join(pieces)
 
 
 def render_snippet(snippet: str | None) -> Markup:
-    """An FTS `snippet()` result as HTML: the text escaped, only the match markers kept."""
-    escaped = str(escape(snippet or ""))
-    escaped = escaped.replace(str(escape(SNIPPET_OPEN)), "<mark>")
-    escaped = escaped.replace(str(escape(SNIPPET_CLOSE)), "</mark>")
-    # A scraped text holding a stray "<mark>" would otherwise leave an element open.
-    balance = escaped.count("<mark>") - escaped.count("</mark>")
-    return Markup(escaped + "</mark>" * max(balance, 0))
+    """A search snippet as HTML: only its `<mark>` markers kept as markup.
+
+    The `search` query already escapes the text around the markers. The text is unescaped and
+    escaped again rather than trusted, so a `snippet` column from anyone's own SQL cannot put
+    markup on the page, and properly escaped text comes out as it went in.
+    """
+    pieces: list[str] = []
+    open_marks = 0
+    for piece in SNIPPET_MARKERS.split(snippet or ""):
+        if piece == SNIPPET_OPEN:
+            open_marks += 1
+        elif piece == SNIPPET_CLOSE:
+            if not open_marks:
+                continue
+            open_marks -= 1
+        else:
+            piece = str(escape(html.unescape(piece)))
+        pieces.append(piece)
+    return Markup("".join(pieces) + SNIPPET_CLOSE * open_marks)
+
+
+def document_title(title: str | None, url: str | None) -> str:
+    """What a document is called wherever it is listed: its title, else its address.
+
+    One rule for search results, the document page, citations and feeds, so an untitled
+    document is recognisable from one place to the next.
+    """
+    return (title or "").strip() or (url or "")
+
+
+def escape_html(text: str | None) -> str:
+    """Text as HTML for the feeds' `atom_content_html`; NULL is empty, not a NULL entry."""
+    return str(escape(text or ""))
 
 
 def safe_href(url: str | None) -> str | None:
@@ -141,8 +187,16 @@ def safe_href(url: str | None) -> str | None:
 
 
 @hookimpl
+def prepare_connection(conn):
+    conn.create_function("oversight_title", 2, document_title, deterministic=True)
+    conn.create_function("oversight_escape", 1, escape_html, deterministic=True)
+    conn.create_function("oversight_diff_html", 1, feed_diff_html, deterministic=True)
+
+
+@hookimpl
 def prepare_jinja2_environment(env):
     env.globals["highlight_figures"] = highlight_figures
+    env.globals["document_title"] = document_title
     env.filters["render_diff"] = render_diff
     env.filters["describe_figure"] = describe_figure
     env.filters["format_number"] = format_number
@@ -169,9 +223,13 @@ def render_cell(row, value, column, table, database, datasette):
     id_column = _document_link_column(column)
     if table is None and id_column and id_column in row.keys() and row[id_column] is not None:
         href = datasette.urls.row(database, "documents", int(row[id_column]))
-        return Markup(f'<a class="document-title" href="{escape(href)}">{escape(value)}</a>')
-    if column == "snippet" and SNIPPET_OPEN in value:
+        return Markup(
+            f'<a class="document-title" dir="auto" href="{escape(href)}">{escape(value)}</a>'
+        )
+    if table is None and column == "snippet":
         return render_snippet(value)
+    if table is None and column == "status" and value in GONE_STATUSES:
+        return Markup(f'<strong class="document-status">{escape(value)}</strong>')
     if column == "diff" and table in (None, "versions"):
         return Markup('<div class="diff">') + render_diff(value) + Markup("</div>")
     return None

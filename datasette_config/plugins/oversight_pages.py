@@ -1,4 +1,6 @@
-"""Context for Oversight's own pages: the home page summary and the document page.
+"""Context for Oversight's own pages (the home page summary and the document page), and the
+answers Datasette's own routes get wrong: robots.txt, writes, malformed table parameters and the
+old address of the alerts feed.
 
 The templates only lay out what these queries return; all scraped text reaches them as plain
 strings, which Jinja escapes.
@@ -6,11 +8,15 @@ strings, which Jinja escapes.
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
 from urllib.parse import urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
+from datasette.handle_exception import handle_exception as datasette_error_page
 from datasette.utils.asgi import Response
+from datasette.views.base import DatasetteError
 
 DATABASE = "archive"
 
@@ -123,7 +129,7 @@ async def document_context(datasette, document_id: str) -> dict:
         db,
         """
         select l.url, l.anchor, l.target_document_id, t.title as target_title,
-               s.name as target_source
+               t.url as target_url, s.name as target_source
         from links l left join documents t on t.id = l.target_document_id
         left join sources s on s.id = t.source_id
         where l.document_id = :id order by l.target_document_id is null, l.id
@@ -133,7 +139,7 @@ async def document_context(datasette, document_id: str) -> dict:
     cited_by = await _rows(
         db,
         """
-        select l.document_id, l.anchor, d.title, d.published, s.name as source_name
+        select l.document_id, l.anchor, d.title, d.url, d.published, s.name as source_name
         from links l join documents d on d.id = l.document_id
         left join sources s on s.id = d.source_id
         where l.target_document_id = :id and l.document_id != :id
@@ -145,7 +151,7 @@ async def document_context(datasette, document_id: str) -> dict:
         db,
         """
         select fc.status, fc.note, f.text as figure, cf.text as cited_figure,
-               fc.cited_document_id, cd.title as cited_title
+               fc.cited_document_id, cd.title as cited_title, cd.url as cited_url
         from figure_checks fc left join figures f on f.id = fc.figure_id
         left join figures cf on cf.id = fc.cited_figure_id
         left join documents cd on cd.id = fc.cited_document_id
@@ -212,9 +218,71 @@ async def robots_txt(datasette):
     return Response.text("User-agent: *\nDisallow:\n")
 
 
+async def moved_alerts_feed(datasette, request):
+    """The per-watch feed was the `alerts` query, which hid the `alerts` table of the same name;
+    it is now `alerts_feed`, and subscriptions to the old address follow it there."""
+    target = datasette.urls.query(DATABASE, "alerts_feed", format="atom")
+    query = request.query_string
+    return Response.redirect(target + (f"?{query}" if query else ""), status=301)
+
+
 @hookimpl
 def register_routes():
-    return [(r"^/robots\.txt$", robots_txt)]
+    return [
+        (r"^/robots\.txt$", robots_txt),
+        (rf"^/{DATABASE}/alerts\.atom$", moved_alerts_feed),
+    ]
+
+
+#: How Datasette 0.65's messages begin for table parameters it cannot use (a sort column the
+#: table lacks, `_sort=rank` on a search included; both sort orders at once; a `_through` naming
+#: no foreign key). It raises them with status 500, as if the server were at fault.
+BAD_PARAMETER_MESSAGES = (
+    "Cannot sort table by",
+    "Cannot use _sort and _sort_desc",
+    "Invalid _through",
+)
+THROUGH_FORM = '_through must be JSON: {"table": "mentions", "column": "entity_id", "value": "…"}'
+TIMELIMIT_FORM = "_timelimit must be a whole number of milliseconds"
+RANK_HINT = "; table search keeps the table's order: the Search query ranks by relevance"
+
+
+def bad_parameter_message(request, exception: BaseException) -> str | None:
+    """What was wrong with the request, when `exception` came from a malformed parameter."""
+    if isinstance(exception, DatasetteError) and exception.status == 500:
+        message = str(exception.message)
+        if message.startswith(BAD_PARAMETER_MESSAGES):
+            return message + (RANK_HINT if message.endswith(" rank") else "")
+    if not isinstance(exception, ValueError | KeyError | TypeError):
+        return None
+    # Datasette reads these two without checking them: a bare ValueError, KeyError or TypeError
+    # from its own code, with the parameter in the request, is the parameter's fault.
+    frames = [Path(frame.filename) for frame in traceback.extract_tb(exception.__traceback__)]
+    if "_through" in request.args and any(f.match("datasette/filters.py") for f in frames):
+        return THROUGH_FORM
+    if not _is_integer(request.args.get("_timelimit")) and any(
+        f.match("datasette/views/*.py") for f in frames
+    ):
+        return TIMELIMIT_FORM
+    return None
+
+
+def _is_integer(value: str | None) -> bool:
+    try:
+        int(value or 0)
+    except ValueError:
+        return False
+    return True
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    """A malformed table parameter is the request's fault: a 400 saying what is wrong, not a 500."""
+    message = bad_parameter_message(request, exception)
+    if message is None:
+        return None
+    error = DatasetteError(message, title="Invalid parameter", status=400)
+    return datasette_error_page(datasette, request, error)
 
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -1,7 +1,10 @@
-"""SQL helpers for the canned queries: a forgiving full-text query and ISO timestamps for Atom.
+"""SQL helpers for the canned queries: a forgiving full-text query, ISO timestamps and entry ids
+for Atom.
 
 Registered on every read connection Datasette opens, so canned queries (and a user's own SQL)
-can call them. Both are pure functions of their arguments.
+can call them. All are pure functions of their arguments. The forgiving query also stands in for
+Datasette's own `escape_fts`, so table search (`?_search=`) reads a query exactly as the `search`
+canned query does.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import re
 import sqlite3
 import threading
 from functools import lru_cache
+from urllib.parse import quote
 
 from datasette import hookimpl
 
@@ -117,6 +121,16 @@ def atom_time(value: str | None) -> str | None:
     return value + "+00:00"
 
 
+def atom_tag(kind: str, *parts: object) -> str:
+    """A stable Atom entry id, `tag:oversight,2024:KIND/PART/PART`, each part percent-encoded.
+
+    Feeds whose rows have no lasting id of their own (a figure check is stored again whenever
+    either document is re-read) name an entry by what it is about instead, so a feed reader
+    does not see the same entry twice.
+    """
+    return f"tag:oversight,2024:{kind}/" + "/".join(quote(str(part), safe="") for part in parts)
+
+
 def matches_all_words(text: str | None, words: str | None) -> bool:
     """True when every word of `words` occurs in `text`, ignoring case and a plural "s".
 
@@ -144,4 +158,13 @@ def _word_stems(words: str) -> tuple[str, ...]:
 def prepare_connection(conn):
     conn.create_function("oversight_fts", 1, fts_query, deterministic=True)
     conn.create_function("oversight_atom_time", 1, atom_time, deterministic=True)
+    conn.create_function("oversight_atom_tag", -1, atom_tag, deterministic=True)
     conn.create_function("oversight_matches", 2, matches_all_words, deterministic=True)
+
+
+@hookimpl(specname="prepare_connection", trylast=True)
+def prepare_connection_for_table_search(conn):
+    """Table search runs `MATCH escape_fts(:search)`; Datasette's `escape_fts` quotes every word,
+    so `refer*`, `OR`, `NEAR(...)` and `title:` lose their meaning there, and a lone `"` is an
+    error page. Registered last, this replaces it with the search query's own reading."""
+    conn.create_function("escape_fts", 1, fts_query, deterministic=True)
