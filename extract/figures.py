@@ -477,6 +477,18 @@ _SINGLE_YEAR = _ci(
 _COUNT = _ci(rf"(?P<num>{_NUM})(?!\w)(?:\s+(?P<scale>million|billion|trillion|thousand|bn)\b)?")
 _YEAR_PREPOSITION = re.compile(r"\b(?:since|in|by|until|from|during|before|after|of|between)\s+$")
 _COUNT_SCALED = _ci(rf"(?P<num>{_DB})(?P<scale>m|bn|k)\b")
+# A scaled number with no noun after it ("2.4m") is a count where it is said to move or to stand
+# to a total ("rose from 2.1m", "fell to 2.4m", "up by 1.2m", "totalled 2.4m"), and so is the other
+# end of such a pair ("... to 2.4m"); anywhere else it may be metres ("a 10m fall", "1.8m").
+_SCALED_MOVES_BEFORE = _ci(
+    rf"\b(?:(?!up\s+to\b)(?:{_CHANGE_VERBS})\s+(?:from|to|by|of)|between|reached|reaching|"
+    rf"totalled|totalling)\s+(?:(?:{_QUALIFIERS})\s+)?$"
+)
+_SCALED_PAIR_GAP = _ci(rf"[^.;:]{{0,20}}\b(?:to|and)\s+(?:(?:{_QUALIFIERS})\s+)?")
+_MEASURE_AFTER = _ci(
+    r"[ \t]*(?:high|tall|wide|long|deep|away|thick|across|above|below|square|sq\b|"
+    r"in\s+(?:length|height|width|depth|diameter))"
+)
 _DURATION_UNITS = {
     "sec": "second",
     "min": "minute",
@@ -1094,15 +1106,30 @@ _PER_BEFORE = re.compile(r"\bper\s+$")
 _PER_RATE = _ci(rf"(?:\s+[a-z][\w-]*){{0,3}}?\s+per\s+(?P<b>{_D})(?![\d]|[.,/]\d)")
 
 
+def _scaled_number_moves(s: _Scanner, m: re.Match[str], paired_end: int) -> bool:
+    """Whether "2.4m" with no noun after it is a count (see `_SCALED_MOVES_BEFORE`); `paired_end`
+    is where the scaled count before it ends, or -1."""
+    if _MEASURE_AFTER.match(s.lower, m.end()):
+        return False
+    if _SCALED_MOVES_BEFORE.search(s.lower, max(0, m.start() - 40), m.start()):
+        return True
+    return (
+        paired_end >= 0 and _SCALED_PAIR_GAP.fullmatch(s.lower, paired_end, m.start()) is not None
+    )
+
+
 def _find_counts(s: _Scanner) -> None:
     text = s.lower
-    # "2.4m people": a scale suffix counts only before a plural noun ("a 10m fall" is metres).
+    # "2.4m people", "rose from 2.1m to 2.4m": a scale suffix counts before a plural noun or
+    # where the number moves ("a 10m fall" is metres).
+    paired_end = -1
     for m in s.at_anchors(_COUNT_SCALED):
         if s.free(m.start(), m.end()):
             unit = s.noun_after(m.end(), 2)
-            if unit is not None:
+            if unit is not None or _scaled_number_moves(s, m, paired_end):
                 scaled = (parse_number(m.group("num")) or 0.0) * scale_of(m.group("scale"))
                 s.claim(_Found(m.start(), m.end(), "count", scaled, unit=unit))
+                paired_end = m.end()
     for m in s.at_anchors(_COUNT):
         if not s.free(m.start(), m.end()):
             continue
@@ -1156,7 +1183,8 @@ _SUBJECT_VERB = re.compile(
     r"reached|reaching|hit|totalled|stood|stands|was|were|is|are|numbered|doubled|tripled|trebled|halved|quadrupled)\b"
 )
 _SUBJECT_TAIL = _ci(
-    rf"[^.;:]{{0,40}}?(?:\b(?:to|at|of|from|by)\s+)(?:(?:{_QUALIFIERS})\s+)?|\s+(?:(?:{_QUALIFIERS})\s+)?"
+    rf"(?:[^.;:]|\.\d){{0,40}}?(?:\b(?:to|at|of|from|by)\s+)(?:(?:{_QUALIFIERS})\s+)?"
+    rf"|\s+(?:(?:{_QUALIFIERS})\s+)?"
 )
 
 

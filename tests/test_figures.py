@@ -526,3 +526,16 @@ def test_a_page_of_one_line_sentences_is_read_in_linear_time():
         ("12", "12 officers."),
         ("7", "-\n7 arrests."),
     ]
+
+
+def test_a_scaled_number_with_no_noun_is_a_count_where_it_rises_or_falls():
+    text = (
+        "Recorded offences rose from 2.1m to 2.4m. Visits fell by 1.2m. "
+        "The wall built after the riot is 10m high, and the river rose by 1.5m above its banks."
+    )
+    found = [(f.text, f.kind, f.value, f.unit) for f in find_figures(text)]
+    assert found == [
+        ("2.1m", "count", 2_100_000, "offence"),
+        ("2.4m", "count", 2_400_000, "offence"),
+        ("1.2m", "count", 1_200_000, "visit"),
+    ]
