@@ -212,7 +212,6 @@ _DIGIT_MASKS = [
         r"non-emergency|handlers?|operators?|call-?handlers?)\b)"
     ),
     _ci(r"\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)"),
-    re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b"),
     re.compile(r"\b\d{4}\s?(?:hrs|GMT|BST|UTC)\b"),
     re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)*\b"),
     re.compile(r"\b\d{4}/\d{4,}\b"),
@@ -224,6 +223,9 @@ _DIGIT_MASKS = [
         r"Embankment|Buildings|Colonnade|Quay|Wharf|Mews|Yard|Circus|Grove)\b"
     ),
 ]
+# A time of day ("10:30", "02:00"), masked unless said to be a ratio ("a ratio of 1:20", see
+# `_said_to_be_a_ratio`).
+_TIME_OF_DAY = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b")
 # The other masks, each with a trigger: a plain piece every match of the mask contains, which
 # Python's `re` finds quickly (it starts with a literal or a character class, where most masks
 # start with `\b`). A mask runs only in the windows where its trigger occurs (most pages have no
@@ -352,6 +354,8 @@ def _mask(s: _Scanner) -> None:
             end = _trim_url(lower, token_start, token_end)
             claimed[token_start:end] = b"\x01" * (end - token_start)
     masks = [(mask, s.at_digits(mask)) for mask in _DIGIT_MASKS]
+    times = s.at_digits(_TIME_OF_DAY)
+    masks.append((_TIME_OF_DAY, (m for m in times if not _said_to_be_a_ratio(s, m, False))))
     for mask, trigger in _MASKS:
         windows = s.digit_windows if trigger is None else s.windows_with(trigger, s.digit_windows)
         masks.append((mask, s.each(mask, windows)))
@@ -414,6 +418,24 @@ _OUT_OF = _ci(
     rf"(?P<b>{_NUM})(?!\s*(?:%|per\s?cent))"
 )
 _OF_BARE = _ci(rf"(?P<a>{_DB})\s+of\s+(?P<b>{_DB})(?!\s*(?:%|per\s?cent))")
+# "3:1", "a ratio of 1:20": the first quantity as a multiple of the second (a `change`, as "three
+# times as likely" is). Not a chain ("1:23:45"), nor a verse ("119:1-2"), nor a time of day
+# (masked before, see `_TIME_OF_DAY`).
+_COLON_RATIO = re.compile(rf"(?<!:)(?P<a>{_DB}):(?P<b>{_D})(?![\w:]|[.,\-–]\d)")
+# "a ratio of", "the ratio of staff to detainees was", "a majority of", "odds of"; "a 1:10 ratio",
+# "2:1 in favour".
+_RATIO_SAID_BEFORE = _ci(
+    r"\b(?:ratios?(?:\s+of(?:\s+[a-z-]+){1,2}\s+to(?:\s+[a-z-]+){1,2})?|odds|split|majority|"
+    r"margin)\s*(?:of|was|is|were|stood\s+at|at|:)?\s*$"
+)
+_RATIO_WORD_AFTER = _ci(r"[ \t]+ratios?\b")
+_VOTE_AFTER = _ci(r"[ \t]+(?:in[ \t]+favour|against|majority)\b")
+# A score ("won 3:1", "the match ended 2:1") or a degree class ("a 2:1 degree"): no figure.
+_SCORE_BEFORE = _ci(
+    r"\b(?:won|win|wins|winning|beat|beats|beaten|lost|lose|loses|losing|drew|draw|drawn|"
+    r"defeat|defeated|scored?|scoreline|victory|match|game)\b[^.;\d]{0,20}$"
+)
+_DEGREE_AFTER = _ci(r"[ \t]*(?:degree|honours|hons)\b")
 _PERCENT = _ci(
     rf"(?P<num>{_NUM})\s?(?:(?P<pp>percentage[\s-]points?)\b|%|per\s?cent\b|percent\b|pc\b)"
 )
@@ -821,6 +843,34 @@ _YEAR_LIKE = re.compile(r"(?:19|20)\d\d")
 
 def _is_year_like(text: str) -> bool:
     return bool(_YEAR_LIKE.fullmatch(text))
+
+
+def _said_to_be_a_ratio(s: _Scanner, m: re.Match[str], votes: bool = True) -> bool:
+    """Whether the text calls the number at `m` a ratio, or (with `votes`) a vote's split."""
+    lower = s.lower
+    return bool(
+        _RATIO_SAID_BEFORE.search(lower, max(0, m.start() - 50), m.start())
+        or _RATIO_WORD_AFTER.match(lower, m.end())
+        or (votes and _VOTE_AFTER.match(lower, m.end()))
+    )
+
+
+def _find_colon_ratios(s: _Scanner) -> None:
+    for m in s.at_anchors(_COLON_RATIO):
+        if not s.free(m.start(), m.end()) or _is_year_like(m.group("a")):
+            continue
+        a, b = _number(m.group("a")), _number(m.group("b"))
+        before = s.lower[max(0, m.start() - 30) : m.start()]
+        said = _said_to_be_a_ratio(s, m)
+        not_ratio = (
+            _SCORE_BEFORE.search(before)
+            or _DEGREE_AFTER.match(s.lower, m.end())
+            or m.group() == "24:7"  # round the clock
+        )
+        if a is None or not b or (not_ratio and not said):
+            s.claimed[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+            continue
+        s.claim(_Found(m.start(), m.end(), "change", round(a / b, 4)))
 
 
 def _find_ratios_and_denominators(s: _Scanner) -> None:
@@ -1444,6 +1494,7 @@ def _is_range(low: _Found, high: _Found, lower: str) -> bool:
 _PASSES = (
     _find_dates,
     _find_money,
+    _find_colon_ratios,
     _find_ratios_and_denominators,
     _find_dash_ranges,
     _find_percentages,

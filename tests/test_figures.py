@@ -539,3 +539,31 @@ def test_a_scaled_number_with_no_noun_is_a_count_where_it_rises_or_falls():
         ("2.4m", "count", 2_400_000, "offence"),
         ("1.2m", "count", 1_200_000, "visit"),
     ]
+
+
+@pytest.mark.parametrize(
+    "text, span, value",
+    [
+        ("Black people were searched at a ratio of 3:1 compared with white people.", "3:1", 3),
+        ("The motion was carried 2:1 in favour.", "2:1", 2),
+        ("The ratio of staff to detainees was 1:20.", "1:20", 0.05),
+        ("Custody suites kept a 1:10 ratio of staff to detainees.", "1:10", 0.1),
+    ],
+)
+def test_a_ratio_written_with_a_colon_is_a_multiple_of_the_second_quantity(text, span, value):
+    found = [(f.text, f.kind, f.value, f.unit) for f in find_figures(text)]
+    assert found == [(span, "change", value, None)]
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("The match ended 3:1 to the home side.", []),
+        ("She was awarded a 2:1 degree in 2019.", [("2019", "year")]),
+        ("The helpline is open 24:7.", []),
+        ("The verse (Psalm 119:1-2) was read.", [("119", "count"), ("1-2", "count")]),
+        ("At 02:00 there were 3 officers and the shift ended at 10:30.", [("3", "count")]),
+    ],
+)
+def test_times_scores_and_degree_classes_with_a_colon_are_not_ratios(text, found):
+    assert [(f.text, f.kind) for f in find_figures(text)] == found
