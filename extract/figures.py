@@ -28,8 +28,9 @@ left") shares the neighbour's noun. Shares (percentages, fractions) keep `unit` 
 they are a share of is not what they count; "one in five officers" keeps "officer".
 
 Values: as stated, in whole units ("£3.5m" is 3500000, "6.6 million" is 6600000); a percentage
-is 24 for "24 per cent"; a change is a multiple for "doubled" (2) or "halved" (0.5) with a null
-unit, and a signed percentage with unit "percent" for "up 12%" (12) or "fell by 8%" (-8); a year
+is 24 for "24 per cent"; a change is a multiple for "doubled" (2), "halved" (0.5) or "3:1" (3)
+with a null unit, a signed percentage with unit "percent" for "up 12%" (12), "fell by 8%" (-8)
+or "−1%" (-1), and a signed number for a table's "-12" (-12, with the noun after it if any); a year
 is the (first) year ("2022/23" is 2022, with `value_max` 2023); a date is the number YYYYMMDD
 with zeros for parts not given ("November 2019" is 20191100, "3 March" is 303).
 """
@@ -74,7 +75,7 @@ def _ci(pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 _D = DIGITS_PATTERN
 # A number written in digits that is not part of a larger token ("2022/23", "v2.1", "M25"), nor
-# signed ("-1%", "−1%" with the minus sign U+2212): a table's signed change is not a count.
+# signed ("-1%", "−1%" with the minus sign U+2212): a signed number is a change (see `_SIGNED`).
 _DB = rf"(?<![\w.,/£$€\-–−]){_D}(?![\d]|[.,/]\d)"
 _W = rf"\b{NUMBER_WORDS_PATTERN}\b"
 _NUM = rf"(?:{_DB}|{_W})(?:[\s-]+and[\s-]+a[\s-]+half)?"
@@ -275,6 +276,8 @@ _MASKS: list[tuple[re.Pattern[str], re.Pattern[str] | None]] = [
         ),
         _ci(r"(?:number|no\.?|reference|ref\.?)\s*:?\s*\d"),
     ),
+    # A number to call abroad: "+49 (0)40 890 85-433".
+    (re.compile(r"\+\d{1,3}[ \t]?\(0\)[ \t]?\d[\d \t-]{5,}\d"), re.compile(r"\(0\)")),
     # Relay UK's prefix before a number to call: "Textphone 18001 101".
     (re.compile(r"\b18001[ \t]+\d[\d \t]*\d\b"), re.compile(r"18001")),
 ]
@@ -963,6 +966,39 @@ def _date_range(s: _Scanner, m: re.Match[str]) -> None:
     s.claimed[m.start() : m.start("b")] = b"\x01" * (m.start("b") - m.start())
 
 
+# A signed number ("−1%", "+3.5%", a table's "-12") is a change by that much, with its sign: the
+# minus sign, a hyphen or an en dash set before the digits, not inside a token ("COVID-19") nor
+# after a year ("2019 -20", read as years).
+_SIGNED = _ci(
+    rf"(?<![^\s(\[|:;,])(?P<sign>[-+\u2212\u2013])(?P<num>{_D})(?![\d]|[.,]\d)"
+    rf"(?:(?P<pct>\s?(?:%|per\s?cent\b|percent\b))|(?P<pp>\s?(?:pp|percentage[\s-]points?)\b))?"
+    r"(?![\w%])"
+)
+_SIGNS = frozenset("-+\u2212\u2013")
+_YEAR_BEFORE = re.compile(r"\b(?:19|20)\d\d[ \t]?$")
+
+
+def _find_signed_changes(s: _Scanner) -> None:
+    for start in s.digit_starts:
+        if not start or s.lower[start - 1] not in _SIGNS or not s.free(start - 1, start + 1):
+            continue
+        m = _SIGNED.match(s.lower, start - 1)
+        if m is None or _YEAR_BEFORE.search(s.lower, max(0, m.start() - 5), m.start()):
+            continue
+        value = _number(m.group("num"))
+        if value is None or not s.free(m.start(), m.end()):
+            continue
+        value *= 1 if m.group("sign") == "+" else -1
+        unit: str | None
+        if m.group("pct"):
+            unit = "percent"
+        elif m.group("pp"):
+            unit = "percentage point"
+        else:
+            unit = s.noun_after(m.end(), value, through_of=True)
+        s.claim(_Found(m.start(), m.end(), "change", value, unit=unit))
+
+
 _PHRASAL_UP = _ci(
     r"\b(?:made|make|makes|making|set|sets|took|take|takes|ended|end|ends|added|add|adds|summed|"
     r"picked|pick|stood|stand|stands|shored|propped|opened|opening|signed|sign|signs|scaled|"
@@ -1497,6 +1533,7 @@ _PASSES = (
     _find_colon_ratios,
     _find_ratios_and_denominators,
     _find_dash_ranges,
+    _find_signed_changes,
     _find_percentages,
     _find_fractions,
     _find_multiples,

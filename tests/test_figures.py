@@ -567,3 +567,37 @@ def test_a_ratio_written_with_a_colon_is_a_multiple_of_the_second_quantity(text,
 )
 def test_times_scores_and_degree_classes_with_a_colon_are_not_ratios(text, found):
     assert [(f.text, f.kind) for f in find_figures(text)] == found
+
+
+def test_a_signed_number_is_a_change_that_keeps_its_sign():
+    text = "Knife crime \u22121%, robbery +3.5%, burglary -12 and theft \u20132.5 per cent."
+    found = [(f.text, f.kind, f.value, f.unit) for f in find_figures(text)]
+    assert found == [
+        ("\u22121%", "change", -1, "percent"),
+        ("+3.5%", "change", 3.5, "percent"),
+        ("-12", "change", -12, None),
+        ("\u20132.5 per cent", "change", -2.5, "percent"),
+    ]
+
+
+def test_a_signed_change_reads_as_the_same_fall_written_in_words():
+    text = "Burglary was down 12% (-1,204 offences) and stops were +0.4pp on the year."
+    found = [(f.text, f.kind, f.value, f.unit) for f in find_figures(text)]
+    assert found == [
+        ("12%", "change", -12, "percent"),
+        ("-1,204", "change", -1204, "offence"),
+        ("+0.4pp", "change", 0.4, "percentage point"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("Cases of COVID-19 rose among officers.", []),
+        ("From abroad, call +49 (0)40 890 85-433.", []),
+        ("The 2019 -20 budget was set.", [("2019 -20", "year")]),
+        ("- 12 officers were dismissed.", [("12", "count")]),
+    ],
+)
+def test_hyphens_in_tokens_lists_and_numbers_to_call_are_not_signed_changes(text, found):
+    assert [(f.text, f.kind) for f in find_figures(text)] == found
