@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from extract.records import Figure
 
@@ -181,17 +182,49 @@ def _denominators_differ(a: Figure, b: Figure) -> bool:
 
 
 def _units_agree(a: Figure, b: Figure) -> bool | None:
-    """True (same unit, leniently), False (different), None (one side does not say)."""
+    """True (same unit, leniently), False (different), None (one side does not say).
+
+    A duration's unit says how it is measured, not what is measured ("within 28 days" of a
+    complaint, "suspended for 28 days"): the words leading up to it say that (`_lead_words`),
+    and at least half of them must match, as a count's counted nouns must.
+    """
     group = _GROUPS[a.kind]
     if group == "share":
         return True
     if group == "money":
         return (a.unit or "GBP").upper() == (b.unit or "GBP").upper()
+    if group == "duration":
+        if (a.unit or "") != (b.unit or ""):
+            return False
+        lead_a, lead_b = _lead_words(a.sentence, a.text), _lead_words(b.sentence, b.text)
+        if not lead_a or not lead_b:
+            return None
+        return len(lead_a & lead_b) >= min(len(lead_a), len(lead_b)) / 2
     if not a.unit and not b.unit:
         return True
     if not a.unit or not b.unit:
         return None
     return _head_noun(a.unit) == _head_noun(b.unit)
+
+
+_LEAD_WORDS = 4  # content words before a duration that say what it measures
+_CLAUSE_BREAK = re.compile(r"[,;:()]")
+_MODALS = frozenset("must may might shall".split())
+
+
+@lru_cache(maxsize=4096)  # each figure is compared with every one of its kind in the other text
+def _lead_words(sentence: str, text: str) -> frozenset[str]:
+    """The last few content words of the clause before a figure (`text` in `sentence`), cut to
+    stems as `_context` cuts them: "Investigations into police corruption took 118 days" ->
+    investig, police, corrupt, took; empty when the figure opens its clause."""
+    at = sentence.find(text)
+    clause = _CLAUSE_BREAK.split(sentence[: max(at, 0)])[-1]
+    words = [
+        w
+        for w in _WORD.findall(clause.lower())
+        if len(w) > 2 and w not in _STOPWORDS and w not in _MODALS
+    ]
+    return frozenset(_stem(w) for w in words[-_LEAD_WORDS:])
 
 
 def _head_noun(unit: str) -> str:
@@ -255,14 +288,14 @@ def _context(sentence: str) -> frozenset[str]:
     """A sentence's content words, cut to a crude stem: "investigated" and "investigations"
     are one word here, as "referrals" and "referral" are."""
     words = _WORD.findall(sentence.lower())
-    return frozenset(
-        (w[:-1] if w.endswith("s") and len(w) > 3 else w)[:_STEM]
-        for w in words
-        if len(w) > 2 and w not in _STOPWORDS
-    )
+    return frozenset(_stem(w) for w in words if len(w) > 2 and w not in _STOPWORDS)
 
 
 _STEM = 7
+
+
+def _stem(word: str) -> str:
+    return (word[:-1] if word.endswith("s") and len(word) > 3 else word)[:_STEM]
 
 
 def _evidence(

@@ -171,3 +171,23 @@ def test_words_are_matched_by_their_stems():
         [fig(1_400_000, "GBP", "The cost of these investigations was £1.4 million.", kind="money")],
     )
     assert checks == [FigureCheck(0, 0, "check", "different value: £1,200,000 vs £1,400,000")]
+
+
+def test_durations_of_different_things_in_similar_sentences_are_not_compared():
+    resolve = "Forces must resolve complaints within 120 days, the IOPC said in its annual report."
+    suspend = "Officers were suspended for 28 days, the IOPC said in its annual report."
+    investigate = "Investigations into complaints took 145 days on average in 2023."
+    average = "The average complaint investigation took 150 days last year."
+    checks = compare_figures(
+        [fig(120, "day", resolve, kind="duration"), fig(145, "day", investigate, kind="duration")],
+        [fig(28, "day", suspend, kind="duration"), fig(150, "day", average, kind="duration")],
+    )
+    assert checks == [FigureCheck(1, 1, "check", "different value: 145 vs 150")]
+
+
+def test_the_same_duration_of_a_different_thing_is_not_a_quote():
+    checks = compare_figures(
+        [fig(28, "day", "He was jailed for 28 days for the assault.", kind="duration")],
+        [fig(28, "day", "Complaints must be logged within 28 days.", kind="duration")],
+    )
+    assert checks == []
