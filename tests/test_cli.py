@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.cli import cli
 from tests.archive_factory import NEWS_DOC, build_archive
 from tests.helpers import ROOT, run_cli
 
@@ -84,3 +85,11 @@ def test_serve_says_where_it_serves_once_it_answers_there(archive):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_help_is_titled_oversight_and_shows_an_example(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: oversight {command} ")
+    assert re.search(rf"^  Examples?:\n    oversight {command}\b", result.stdout, re.MULTILINE)
