@@ -604,7 +604,7 @@ def watch(every, sources_path, db_path, max_runs) -> None:
     "--port",
     default=8001,
     show_default=True,
-    type=int,
+    type=click.IntRange(1, 65535),
     help="Port for the serve command it prints.",
 )
 @click.option(

@@ -93,3 +93,11 @@ def test_every_command_help_is_titled_oversight_and_shows_an_example(command):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"Usage: oversight {command} ")
     assert re.search(rf"^  Examples?:\n    oversight {command}\b", result.stdout, re.MULTILINE)
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_demo_refuses_a_port_its_serve_command_could_not_use(tmp_path, port):
+    result = run_cli("demo", "--db", str(tmp_path / "demo.db"), "--port", port)
+    assert result.returncode == 2
+    assert "Invalid value for '--port'" in result.stderr
+    assert not (tmp_path / "demo.db").exists()
