@@ -15,7 +15,7 @@ import zlib
 from collections import ChainMap
 from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from operator import attrgetter
@@ -642,7 +642,8 @@ def to_json(value: Any) -> str | None:
 
 
 def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
-    """Upsert the registry into `sources`, so Datasette can label source ids with names."""
+    """Upsert the registry into `sources`, so Datasette can label source ids with names and
+    show readers the rules each source was crawled by (`config`)."""
     records = [
         {
             "id": s.id,
@@ -651,6 +652,7 @@ def sync_sources(db: sqlite_utils.Database, sources: Iterable[Any]) -> None:
             "homepage": s.homepage,
             "allowed_domains": to_json(s.allowed_domains),
             "every": s.every,
+            "config": to_json(asdict(s)),
         }
         for s in sources
     ]

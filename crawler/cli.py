@@ -123,6 +123,9 @@ def cli() -> None:
     Quick start (offline):   oversight demo
     Crawl the real sources:  oversight crawl
     Explore in a browser:    oversight serve
+
+    --db defaults to $OVERSIGHT_DB, else runs/archive.db; --sources to $OVERSIGHT_SOURCES, else
+    the built-in registry. `oversight COMMAND --help` describes each command, with examples.
     """
 
 
@@ -138,7 +141,14 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
     """Crawl SOURCE_IDS (all sources when none are named), then extract what was fetched.
 
     Exits 0 when the run finished, even if some URLs failed (see `oversight status` and the
-    `failures` table); non-zero with a one-line error on a bad sources file or database.
+    `failures` table); 2, with a one-line error, on a bad sources or watches file, an unusable
+    archive, or a crawl already writing to the archive.
+
+    \b
+    Examples:
+      oversight crawl                    # every source in the registry
+      oversight crawl iopc hmicfrs       # these two only
+      oversight crawl --sources my-sources.toml --db /srv/archive.db
     """
     from crawler.crawl import CrawlError
     from crawler.crawl import crawl as run_crawl
@@ -191,7 +201,17 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
 )
 @db_option
 def extract(everything, workers, db_path) -> None:
-    """Extract pending snapshots into documents, versions and figures (no network)."""
+    """Extract pending snapshots into documents, versions and figures (no network).
+
+    Pending snapshots are those a crawl fetched but did not extract (`crawl --no-extract`, or a
+    crawl stopped before its extract stage). --all re-extracts the whole archive with the current
+    extractor; what comes out unchanged keeps its ids.
+
+    \b
+    Examples:
+      oversight extract                  # what is pending
+      oversight extract --all            # everything, after upgrading Oversight
+    """
     from crawler.crawl import _bar
     from crawler.extracting import extract_pending
 
@@ -227,7 +247,18 @@ def extract(everything, workers, db_path) -> None:
     help="Listen on every interface (unless --host names one) and ask robots to stay away.",
 )
 def serve(db_path, host, port, public) -> None:
-    """Serve the archive with Datasette (read-only) at http://HOST:PORT/ until Ctrl-C."""
+    """Serve the archive with Datasette (read-only) at http://HOST:PORT/ until Ctrl-C.
+
+    The archive is served as `archive` (/archive/documents, /archive/search?q=...) while crawls
+    go on writing to it. The address is printed once the server answers; a port in use is an
+    error (exit 2).
+
+    \b
+    Examples:
+      oversight serve                      # http://127.0.0.1:8001/
+      oversight serve --db runs/demo.db --port 0
+      oversight serve --public --port 8080 # every interface; no robots
+    """
     from crawler.serve import ServeError
     from crawler.serve import serve as run_server
 
@@ -246,7 +277,16 @@ def serve(db_path, host, port, public) -> None:
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @db_option
 def publish(out_dir, db_path) -> None:
-    """Write a frozen, checkpointed copy of the archive to OUT_DIR for an immutable deployment."""
+    """Write a frozen, checkpointed copy of the archive to OUT_DIR for an immutable deployment.
+
+    OUT_DIR gets archive.db (without the raw snapshot bodies), counts.json and the Datasette
+    configuration; the command prints the `datasette serve` line that serves them without
+    Oversight. Safe while a crawl writes.
+
+    \b
+    Example:
+      oversight publish site/ --db runs/archive.db
+    """
     from crawler.serve import publish as run_publish
     from crawler.serve import serve_command_for
 
@@ -260,11 +300,26 @@ def publish(out_dir, db_path) -> None:
 @click.argument("query")
 @db_option
 @click.option(
-    "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Most results."
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Show at most this many results.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON array.")
 def search(query, db_path, limit, as_json) -> None:
-    """Full-text search (FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
+    """Full-text search, best match first (a title match counts most).
+
+    Anything can be typed: FTS5 syntax (words, "phrases", OR, NOT, NEAR(...), prefix*, title:)
+    keeps its meaning, and what FTS5 would refuse (stop-and-search, £1.2m) is searched as words.
+    Syndicated copies of a story are left out.
+
+    \b
+    Examples:
+      oversight search vetting
+      oversight search '"abuse of position" OR misconduct' --limit 5
+      oversight search 'title: referral*' --json
+    """
     from crawler.serve import load_plugin
 
     if not query.strip():
@@ -294,7 +349,16 @@ def search(query, db_path, limit, as_json) -> None:
     "--json", "as_json", is_flag=True, help="Print the status as one JSON object, for scripts."
 )
 def status(db_path, as_json) -> None:
-    """Sources, document counts, recent runs, recent failures and sources that need a look."""
+    """Sources, document counts, recent runs, recent failures and sources that need a look.
+
+    A source is flagged `failing` when its last three counted runs got no answer from it, and
+    `silent` when they reached it but nothing came of its documents (docs/scheduling.md).
+
+    \b
+    Examples:
+      oversight status
+      oversight status --json
+    """
     from crawler.health import source_health
 
     db = open_db(db_path, create=False)
@@ -392,7 +456,16 @@ def _alive(pid: int | None, host: str | None) -> bool:
     help="Probe every endpoint once, politely (needs internet); exit 1 if any failed.",
 )
 def sources(sources_path, check) -> None:
-    """List and validate the source registry."""
+    """List and validate the source registry.
+
+    A mistake is refused naming the file, the source id and the field (exit 2). --check then
+    asks every endpoint once and exits 1 if any did not answer as expected.
+
+    \b
+    Examples:
+      oversight sources
+      oversight sources --sources my-sources.toml --check
+    """
     registry = load_registry(sources_path)
     for s in registry:
         parts = [
@@ -417,15 +490,24 @@ def sources(sources_path, check) -> None:
 
 @cli.command()
 @db_option
-@click.option("--since", default=None, help="ISO date or a span like 7d / 24h.")
+@click.option(
+    "--since",
+    default=None,
+    help="Only alerts since an ISO date (2025-01-31) or an age (30m, 24h, 7d, 2w); default: all.",
+)
 @click.option("--watch", default=None, help="Only this watch.")
 @watches_option
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as one JSON array.")
 def alerts(db_path, since, watch, watches_path, as_json) -> None:
-    """List alerts: new and changed documents that matched a watch.
+    """List alerts: new and changed documents that matched a watch, newest first.
 
     A --watch that is neither in the watches file nor in the archive's alerts is an error
     (exit 2) naming the watches there are, so a typo is not mistaken for a quiet week.
+
+    \b
+    Examples:
+      oversight alerts --since 7d
+      oversight alerts --watch deaths-in-custody --since 2025-01-01 --json
     """
     from crawler.watches import WatchesError, known_watches, list_alerts
 
@@ -458,7 +540,8 @@ def alerts(db_path, since, watch, watches_path, as_json) -> None:
     "every",
     default="6h",
     show_default=True,
-    help='Interval ("30m", "6h", "1d") or a cron expression ("0 */6 * * *").',
+    help='An interval ("90s", "30m", "6h", "1d", "1w", "1h30m") or a cron expression in local'
+    ' time ("0 */6 * * *", "@daily").',
 )
 @sources_option
 @db_option
@@ -468,7 +551,14 @@ def alerts(db_path, since, watch, watches_path, as_json) -> None:
 def watch(every, sources_path, db_path, max_runs) -> None:
     """Crawl on a schedule until stopped (SIGTERM/Ctrl-C finish the current crawl first).
 
-    Sources with their own `every` in sources.toml are crawled on that interval instead.
+    Sources with their own `every` in sources.toml are crawled on that schedule instead. Each
+    crawl starts up to a tenth of its interval late (jitter), and the sources file is read again
+    after every crawl. Cron and systemd alternatives: docs/scheduling.md.
+
+    \b
+    Examples:
+      oversight watch                          # every six hours, starting now
+      oversight watch --every "0 */6 * * *"    # at 00:00, 06:00, 12:00 and 18:00
     """
     import subprocess
 
@@ -514,7 +604,7 @@ def watch(every, sources_path, db_path, max_runs) -> None:
     "--port",
     default=8001,
     show_default=True,
-    type=int,
+    type=click.IntRange(1, 65535),
     help="Port for the serve command it prints.",
 )
 @click.option(
@@ -525,7 +615,15 @@ def watch(every, sources_path, db_path, max_runs) -> None:
     help="Where to build the demo archive (default: runs/demo.db, rebuilt each time).",
 )
 def demo(port, db_path) -> None:
-    """Offline: serve the bundled demo sites on loopback, crawl them into a fresh archive."""
+    """Offline: serve the bundled demo sites on loopback, crawl them into a fresh archive.
+
+    It prints what it found and the command that serves the result. The archive is deleted and
+    built again each time. Its one failure is on purpose: a demo page robots.txt forbids.
+
+    \b
+    Example:
+      oversight demo && oversight serve --db runs/demo.db
+    """
     import tempfile
 
     from crawler.crawl import crawl as run_crawl
@@ -562,4 +660,4 @@ def demo(port, db_path) -> None:
 
 
 if __name__ == "__main__":
-    cli()
+    cli(prog_name="oversight")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.cli import cli
 from tests.archive_factory import NEWS_DOC, build_archive
 from tests.helpers import ROOT, run_cli
 
@@ -84,3 +85,19 @@ def test_serve_says_where_it_serves_once_it_answers_there(archive):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_help_is_titled_oversight_and_shows_an_example(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: oversight {command} ")
+    assert re.search(rf"^  Examples?:\n    oversight {command}\b", result.stdout, re.MULTILINE)
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_demo_refuses_a_port_its_serve_command_could_not_use(tmp_path, port):
+    result = run_cli("demo", "--db", str(tmp_path / "demo.db"), "--port", port)
+    assert result.returncode == 2
+    assert "Invalid value for '--port'" in result.stderr
+    assert not (tmp_path / "demo.db").exists()

@@ -978,3 +978,13 @@ def test_a_report_answering_304_still_leads_to_its_annex(offsite_site, tmp_path)
         (annex,) = site.requests(ANNEX_PDF)
     # The report's stored copy is read again for the documents it links to, due a re-check.
     assert report.status == 304 and annex.status == 304 and annex.conditional
+
+
+def test_each_source_row_holds_the_registry_entry_it_was_crawled_by(crawled):
+    sites, db, _ = crawled
+    configs = {r["id"]: json.loads(r["config"]) for r in query(db, "select * from sources")}
+    assert set(configs) == {"test-watchdog", "test-news"}
+    watchdog = configs["test-watchdog"]
+    assert watchdog["homepage"] == sites["watchdog"].base_url + "/"
+    assert watchdog["delay"] == 0 and watchdog["max_pages"] == 500
+    assert watchdog["documents"] and watchdog["sitemaps"]
