@@ -122,10 +122,7 @@ def _on_alarm(signum, frame):
 
 
 def extract_one(snapshot_id: int, time_limit: int = TIME_LIMIT) -> tuple[int, object]:
-    """Extract one snapshot in a worker: returns (id, Document) or (id, reason string)."""
-    from extract import ExtractionError, extract_document
-    from extract.similarity import signature
-
+    """Extract one snapshot in a worker: (id, (Document, signature)), or (id, reason string)."""
     assert _worker_db is not None
     found = _worker_db.execute(
         "select body, final_url, url, content_type from snapshots where id = ?", [snapshot_id]
@@ -133,20 +130,46 @@ def extract_one(snapshot_id: int, time_limit: int = TIME_LIMIT) -> tuple[int, ob
     if found is None or found[0] is None:
         return snapshot_id, "snapshot has no body"
     body = archive.decompress(found[0])
+    try:
+        return snapshot_id, _extract_timed(body, found[1] or found[2], found[3], time_limit)
+    finally:
+        if len(body) > LARGE_BODY:
+            _give_back_memory()
+
+
+def _extract_timed(body: bytes, url: str, content_type: str | None, time_limit: int) -> object:
+    """A Document and its signature, or the reason there is none."""
+    from extract import ExtractionError, extract_document
+    from extract.similarity import signature
+
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(time_limit)
     try:
-        doc = extract_document(body, found[1] or found[2], found[3])
-        return snapshot_id, (doc, signature(doc.text))
+        doc = extract_document(body, url, content_type)
+        return doc, signature(doc.text)
     except ExtractionError as exc:
-        return snapshot_id, str(exc) or "unreadable document"
+        return str(exc) or "unreadable document"
     except ExtractionTimeout:
-        return snapshot_id, f"extraction took longer than {time_limit} s"
+        return f"extraction took longer than {time_limit} s"
     except Exception as exc:  # a bug in an extractor must not lose the run; the row says which
-        return snapshot_id, f"extractor error: {type(exc).__name__}: {exc}"[:500]
+        return f"extractor error: {type(exc).__name__}: {exc}"[:500]
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# A worker's memory after a large document stays with the worker (glibc keeps what was freed), and
+# grows with each large one it meets: two hostile pages in one worker took it past 600 MB, where
+# each alone needs 230. After a body this large the worker hands freed memory back.
+LARGE_BODY = 512 * 1024
+
+
+def _give_back_memory() -> None:
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def extract_some(snapshot_ids: list[int], time_limit: int, outbox: str) -> str:

@@ -290,13 +290,16 @@ def test_a_metadata_title_naming_no_report_gives_way_to_the_cover(meta_title):
     assert doc.title == "Police integrity and corruption"
 
 
-def test_a_change_with_a_minus_sign_is_not_read_as_a_rise():
+def test_a_change_with_a_minus_sign_is_read_as_a_fall():
     pdf = make_pdfs().build_pdf(
         [["Individual behaviours", "17,995", "−1%", "Discriminatory behaviour"]]
     )
     doc = extract_document(pdf, URL, "application/pdf")
     assert "−1%" in doc.text
-    assert [(f.kind, f.value) for f in doc.figures] == [("count", 17995)]
+    assert [(f.kind, f.value, f.unit) for f in doc.figures] == [
+        ("count", 17995, None),
+        ("change", -1, "percent"),
+    ]
 
 
 def test_contents_page_numbers_after_dot_leaders_are_not_figures():
