@@ -32,7 +32,8 @@ from crawler.discovery import FEED_UPDATED, LISTING, preferred_listed_date
 #: 6: snapshots.declared_modified, documents.published_from.
 #: 7: runs.entries_refused; run_sources.entries_refused, listing_walk and listing_limit.
 #: 8: snapshots.linked_date_from.
-#: 9: figures, links, tables and images never reuse an id (`_ids_never_reused`).
+#: 9: figure_checks.cited_version_id and cited_edited_at; figures, links, tables and images
+#: never reuse an id (`_ids_never_reused`).
 SCHEMA_VERSION = 9
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
@@ -282,6 +283,12 @@ TABLES: dict[str, dict[str, Any]] = {
             "cited_figure_id": int,
             "status": str,
             "note": str,
+            # The version of the cited document the figures were checked against: the one live
+            # when the citing document was published (`crawler.linking`).
+            "cited_version_id": int,
+            # When the cited document was first seen edited in a way that changed this check
+            # since that version; null when it holds alike against the current one.
+            "cited_edited_at": str,
         },
         "pk": "id",
         "foreign_keys": [
@@ -289,6 +296,7 @@ TABLES: dict[str, dict[str, Any]] = {
             ("document_id", "documents", "id"),
             ("cited_document_id", "documents", "id"),
             ("cited_figure_id", "figures", "id"),
+            ("cited_version_id", "versions", "id"),
         ],
     },
     "events": {
@@ -1885,21 +1893,55 @@ def figures_of(db: sqlite_utils.Database, document_id: int) -> list[dict]:
 
 
 def citation_pairs_without_checks(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    """Citing and cited documents to compare: pairs never compared, and pairs whose checks name
+    no version of the cited document that is still there (made before versions were compared,
+    schema 9, or before a full re-extraction rebuilt its history)."""
     return [
         (a, b)
         for a, b in db.execute(
             """select distinct l.document_id, l.target_document_id from links l
             where l.target_document_id is not null and not exists (
-              select 1 from figure_checks c where c.document_id = l.document_id
+              select 1 from figure_checks c join versions v on v.id = c.cited_version_id
+              where c.document_id = l.document_id
               and c.cited_document_id = l.target_document_id)"""
         )
     ]
 
 
+def citing_date(db: sqlite_utils.Database, document_id: int) -> str | None:
+    """When a citing document said what it says: its publication date, else when first seen."""
+    found = row(
+        db,
+        "select coalesce(published, first_seen) as at from documents where id = ?",
+        [document_id],
+    )
+    return found["at"] if found else None
+
+
+def versions_seen(db: sqlite_utils.Database, document_id: int) -> list[dict]:
+    """A document's versions (id, seen_at), oldest first; the last is its current text."""
+    return list(
+        rows(
+            db,
+            "select id, seen_at from versions where document_id = ? order by seen_at, id",
+            [document_id],
+        )
+    )
+
+
+def version_text(db: sqlite_utils.Database, version_id: int) -> str:
+    found = row(db, "select text from versions where id = ?", [version_id])
+    return (found["text"] if found else None) or ""
+
+
 def replace_figure_checks(
-    db: sqlite_utils.Database, document_id: int, cited_document_id: int, checks: list[dict]
+    db: sqlite_utils.Database,
+    document_id: int,
+    cited_document_id: int,
+    checks: list[dict],
+    cited_version_id: int | None,
 ) -> None:
-    """Store the comparison of a citing document's figures with a cited one's.
+    """Store the comparison of a citing document's figures with a version of a cited one.
 
     A pair compared with no match still gets one row (status 'none') so it is not compared again.
     """
@@ -1917,7 +1959,13 @@ def replace_figure_checks(
             }
         ]
         db["figure_checks"].insert_all(
-            {**c, "document_id": document_id, "cited_document_id": cited_document_id} for c in rows_
+            {
+                **c,
+                "document_id": document_id,
+                "cited_document_id": cited_document_id,
+                "cited_version_id": cited_version_id,
+            }
+            for c in rows_
         )
 
 

@@ -1365,6 +1365,9 @@ def _sentence_text(text: str, start: int, end: int, fig: _Found) -> str:
     return text[start:end].strip()
 
 
+# More figures than any report holds means a data dump or a link farm: a document keeps the
+# first ones only, so one page cannot fill the archive (or a worker's memory) with noise.
+MAX_FIGURES = 5000
 # Numbers read per figure kept, at most, when a caller limits the figures: most numbers in a
 # text are figures, and the rest (masked ones) are rarely more than two in three.
 _NUMBERS_PER_FIGURE = 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 
@@ -59,7 +60,8 @@ STATEMENT = (
     "position for a sexual purpose in the year to March.</p></article></body></html>"
 )
 STORY = (
-    "<html><head><title>Watchdog figures</title></head><body><article><h1>Watchdog figures</h1>"
+    "<html><head><title>Watchdog figures</title><meta property='article:published_time' "
+    "content='2025-03-01'></head><body><article><h1>Watchdog figures</h1>"
     "<p>The <a href='http://127.0.0.1/statement/'>watchdog said</a> it received 118 out of 490 "
     "referrals for abuse of position for a sexual purpose last year.</p></article></body></html>"
 )
@@ -74,7 +76,9 @@ def test_a_quote_is_checked_again_when_the_cited_document_changes(tmp_path):
     assert [r["status"] for r in query(db, sql + " where d.url = ?", [story])] == ["quoted"]
     store_snapshots(db, {statement: STATEMENT.format(n=131).encode()})
     extract_pending(db)
-    assert [r["status"] for r in query(db, sql + " where d.url = ?", [story])] == ["check"]
+    # Against the version the story was published from it is still a quote, and says so.
+    [check] = query(db, "select status, note from figure_checks")
+    assert check["status"] == "quoted" and check["note"].endswith(" to 131")
     dangling = (
         "select count(*) from figure_checks where cited_figure_id not in (select id from figures)"
     )
@@ -289,9 +293,29 @@ def test_a_full_re_extraction_keeps_the_ids_of_documents_with_two_versions(tmp_p
     store_snapshots(db, {url: statement(121, INTRO), "http://127.0.0.1/other/": statement(300)})
     extract_pending(db)
     checks_sql = (
-        "select figure_id, cited_figure_id, status, note from figure_checks order by figure_id"
+        "select figure_id, cited_figure_id, status, note, cited_version_id, cited_edited_at "
+        "from figure_checks order by figure_id"
     )
     rows = [children(db, url), children(db, story), query(db, checks_sql)]
     report = extract_pending(db, everything=True)
     assert (report.new, report.changed, report.unchanged) == (0, 0, 4)
     assert [children(db, url), children(db, story), query(db, checks_sql)] == rows
+
+
+def test_checks_made_before_versions_were_compared_are_made_again(tmp_path):
+    db = tmp_path / "a.db"
+    url, story = "http://127.0.0.1/statement/", "http://127.0.0.1/story/"
+    store_snapshots(db, {url: statement(118), story: STORY.encode()})
+    extract_pending(db)
+    conn = sqlite3.connect(db)
+    with conn:  # as schema 8 left them: no version named
+        conn.execute("update figure_checks set cited_version_id = null, note = 'stale'")
+    conn.close()
+    extract_pending(db)
+    checks = query(db, "select status, note, cited_version_id from figure_checks")
+    version = scalar(
+        db,
+        "select v.id from versions v join documents d on d.id = v.document_id where d.url = ?",
+        [url],
+    )
+    assert checks == [{"status": "quoted", "note": "", "cited_version_id": version}]

@@ -360,8 +360,8 @@ EDITED_ROWS = {
     "f.document_id where d.url like '%/statement/' order by f.id",
     "links": "select id, url, target_document_id from links order by id",
     "tables": "select id, caption from tables order by id",
-    "checks": "select figure_id, cited_figure_id, status, note from figure_checks "
-    "order by figure_id",
+    "checks": "select figure_id, cited_figure_id, status, note, cited_version_id, "
+    "cited_edited_at from figure_checks order by figure_id",
 }
 
 
@@ -395,6 +395,35 @@ def edited_statement(tmp_path_factory):
     yield db, steps, rebuilt.stdout + rebuilt.stderr
 
 
+def test_a_quote_stays_quoted_when_the_cited_statement_is_edited_after_the_story(
+    edited_statement,
+):
+    db, steps, _ = edited_statement
+    versions = query(
+        db,
+        "select v.id, v.seen_at from versions v join documents d on d.id = v.document_id "
+        "where d.url like '%/statement/' order by v.id",
+    )
+    assert len(versions) == 2
+    now = {f["text"]: f["id"] for f in steps["edited"]["figures"]}
+    was = {f["text"]: f["id"] for f in steps["first"]["figures"]}
+    checks = {c["cited_figure_id"]: c for c in steps["edited"]["checks"]}
+    quote = checks[now["121 of 490"]]
+    assert (quote["status"], quote["cited_version_id"]) == ("quoted", versions[0]["id"])
+    assert quote["note"] == (
+        f"matches the version seen {versions[0]['seen_at'][:10]}; "
+        f"edited {versions[1]['seen_at'][:10]} to 121"
+    )
+    assert quote["cited_edited_at"] == versions[1]["seen_at"]
+    # The figure the edit left alone is quoted as before, with nothing to add.
+    double = checks[now["more than double"]]
+    assert (double["status"], double["note"], double["cited_edited_at"]) == ("quoted", "", None)
+    assert [c["cited_figure_id"] for c in steps["first"]["checks"]] == [
+        was["118 of 490"],
+        was["more than double"],
+    ]
+
+
 def test_figures_the_edit_left_alone_keep_their_ids_and_new_ones_get_new_ids(edited_statement):
     _, steps, _ = edited_statement
     was = {f["text"]: f for f in steps["first"]["figures"]}
@@ -414,5 +443,24 @@ def test_a_full_re_extraction_after_an_edit_keeps_every_id_and_check(edited_stat
     assert "3 unchanged" in output
     assert steps["rebuilt"] == steps["edited"]
     dangling = """select count(*) from figure_checks where cited_figure_id not in
-        (select id from figures) or figure_id not in (select id from figures)"""
+        (select id from figures) or figure_id not in (select id from figures)
+        or cited_version_id not in (select id from versions)"""
     assert scalar(db, dangling) == 0
+
+
+async def test_a_journalist_sees_the_quote_and_the_edit_since_in_datasette(edited_statement):
+    from crawler.serve import make_datasette
+
+    db, _, _ = edited_statement
+    ds = make_datasette(db)
+    response = await ds.client.get("/archive/citations.json?_shape=array&source=")
+    assert response.status_code == 200, response.text[:500]
+    [citation] = response.json()
+    counts = ("figures_quoted", "figures_to_check", "figures_edited_since")
+    assert {k: citation[k] for k in counts} == {
+        "figures_quoted": 2,
+        "figures_to_check": 0,
+        "figures_edited_since": 1,
+    }
+    page = await ds.client.get(f"/archive/documents/{citation['citing_document_id']}")
+    assert "edited" in page.text and "to 121" in page.text
