@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import zlib
-from collections import ChainMap
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections import ChainMap, deque
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ from crawler.discovery import FEED_UPDATED, LISTING, preferred_listed_date
 #: 6: snapshots.declared_modified, documents.published_from.
 #: 7: runs.entries_refused; run_sources.entries_refused, listing_walk and listing_limit.
 #: 8: snapshots.linked_date_from. 9: links.page (the PDF page a link is on).
-SCHEMA_VERSION = 9
+#: 10: figure_checks.cited_version_id and cited_edited_at; figures, links, tables and images
+#: never reuse an id (`_ids_never_reused`).
+SCHEMA_VERSION = 10
 
 #: Columns of each table, in order. sqlite-utils creates them; migrations add what is missing.
 TABLES: dict[str, dict[str, Any]] = {
@@ -281,6 +284,12 @@ TABLES: dict[str, dict[str, Any]] = {
             "cited_figure_id": int,
             "status": str,
             "note": str,
+            # The version of the cited document the figures were checked against: the one live
+            # when the citing document was published (`crawler.linking`).
+            "cited_version_id": int,
+            # When the cited document was first seen edited in a way that changed this check
+            # since that version; null when it holds alike against the current one.
+            "cited_edited_at": str,
         },
         "pk": "id",
         "foreign_keys": [
@@ -288,6 +297,7 @@ TABLES: dict[str, dict[str, Any]] = {
             ("document_id", "documents", "id"),
             ("cited_document_id", "documents", "id"),
             ("cited_figure_id", "figures", "id"),
+            ("cited_version_id", "versions", "id"),
         ],
     },
     "events": {
@@ -453,6 +463,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                 for column, kind in spec["columns"].items():
                     if column not in have:
                         table.add_column(column, kind)
+        for name in ("figures", "links", "tables", "images"):
+            _ids_never_reused(db, name)
         for table_name, columns, unique in INDEXES:
             db[table_name].create_index(columns, unique=unique, if_not_exists=True)
         if found and int(found["value"]) < 3:
@@ -469,6 +481,30 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         )
     _narrow_fts_update_trigger(db)
     _refresh_statistics(db)
+
+
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(\[[^\]]+\]|\"[^\"]+\"|\w+)", re.IGNORECASE)
+_ID_PRIMARY_KEY = re.compile(r"(\[id\]|\"id\"|\bid)\s+INTEGER\s+PRIMARY\s+KEY", re.IGNORECASE)
+
+
+def _ids_never_reused(db: sqlite_utils.Database, table: str) -> None:
+    """Make `table`'s ids AUTOINCREMENT, rebuilding it once if it was made without.
+
+    People cite `/archive/figures/ID`. Without AUTOINCREMENT SQLite gives a new row the largest
+    id plus one, so when the newest figure is edited away the next figure stored takes its id,
+    and a saved link shows another number without a word. sqlite-utils creates tables without
+    it and cannot add it, so the table is copied into one made with it (what its `transform`
+    does): instant for a new archive, once for an older one.
+    """
+    schema = db[table].schema
+    if "AUTOINCREMENT" in schema.upper():
+        return
+    rebuilt = f"{table}_autoincrement"
+    create = _ID_PRIMARY_KEY.sub(r"\g<0> AUTOINCREMENT", schema, count=1)
+    db.execute(_CREATE_TABLE.sub(f"CREATE TABLE [{rebuilt}]", create, count=1))
+    db.execute(f"insert into [{rebuilt}] select * from [{table}]")
+    db.execute(f"drop table [{table}]")
+    db.execute(f"alter table [{rebuilt}] rename to [{table}]")
 
 
 def _resign_documents(db: sqlite_utils.Database) -> None:
@@ -1354,14 +1390,16 @@ def _store_document(
         "page_starts": to_json(doc.page_starts) if doc.page_starts else None,
     }
     if existing and existing["id"] in rebuilding and rebuilding[existing["id"]] is None:
-        rebuilding[existing["id"]] = {
-            (r["snapshot_id"], r["content_hash"]): r["id"]
-            for r in rows(
-                db,
-                "select id, snapshot_id, content_hash from versions where document_id = ?",
-                [existing["id"]],
-            )
-        }
+        rebuilding[existing["id"]] = Rebuilt(
+            {
+                (r["snapshot_id"], r["content_hash"]): r["id"]
+                for r in rows(
+                    db,
+                    "select id, snapshot_id, content_hash from versions where document_id = ?",
+                    [existing["id"]],
+                )
+            }
+        )
         db.execute("delete from versions where document_id = ?", [existing["id"]])
         db.execute("delete from events where document_id = ? and kind = 'edited'", [existing["id"]])
         existing["content_hash"] = None
@@ -1434,7 +1472,16 @@ def _store_document(
             )
     if doc.withdrawn:
         _mark_withdrawn(db, document_id, doc.withdrawn, snapshot)
-    _replace_children(db, document_id, doc, replacing=existing is not None)
+    state = rebuilding.get(document_id)
+    if state is not None:
+        state = rebuilding[document_id] = state.copy()
+    _replace_children(
+        db,
+        document_id,
+        doc,
+        replacing=existing is not None,
+        retired=None if state is None else state.retired,
+    )
     return outcome, document_id
 
 
@@ -1534,7 +1581,8 @@ def date_pdfs_by_linking_pages(db: sqlite_utils.Database) -> int:
 
 def _old_version(rebuilding: Rebuild, document_id: int, snapshot: dict, digest: str) -> int | None:
     """The id a rebuilt version had before, when the same snapshot gave the same content."""
-    return (rebuilding.get(document_id) or {}).get((snapshot["id"], digest))
+    rebuilt = rebuilding.get(document_id)
+    return None if rebuilt is None else rebuilt.versions.get((snapshot["id"], digest))
 
 
 def _insert_version(db, document_id, snapshot, doc, digest, diff, declared, version_id) -> None:
@@ -1594,6 +1642,8 @@ def _mark_withdrawn(db, document_id: int, notice: str, snapshot: dict) -> None:
     )
 
 
+#: A figure's columns; the first two, the number as written and its sentence, say which figure
+#: it is (`CHILD_TABLES`).
 FIGURE_COLUMNS = (
     "text",
     "sentence",
@@ -1614,58 +1664,189 @@ FIGURE_COLUMNS = (
 _figure_values = attrgetter(*FIGURE_COLUMNS)
 
 
+@dataclass(frozen=True)
+class ChildRows:
+    """How a document's rows in one child table are told apart from one extraction to the next.
+
+    Each of `identities` names columns that, all alike, make a stored row and a new one the
+    same row; they are tried in turn on the rows not yet paired. A row paired keeps its id and
+    takes the new values of the rest (a figure's offsets when text above it is edited).
+    `order` is the document's order, so that rows alike (a sentence said twice) pair in turn.
+    """
+
+    columns: tuple[str, ...]
+    identities: tuple[tuple[str, ...], ...]
+    order: str
+
+    def keys(self) -> list[Callable[[tuple], Any]]:
+        return [itemgetter(*map(self.columns.index, names)) for names in self.identities]
+
+
+#: The rows that describe a document's latest version (all but mentions have public ids).
+CHILD_TABLES: dict[str, ChildRows] = {
+    # A figure is a number as written in its sentence: an edit above it moves its offsets and
+    # page, a better extractor may read its unit or period anew, and it is still the figure a
+    # saved link names. So is the same number read alike in a sentence reworded around it (a
+    # "more than double" after the sentence's other number was corrected). A changed number
+    # is another figure.
+    "figures": ChildRows(
+        FIGURE_COLUMNS,
+        (
+            ("text", "sentence"),
+            ("text", "value", "value_min", "value_max", "unit", "kind", "denominator", "qualifier"),
+        ),
+        "start",
+    ),
+    "links": ChildRows(
+        ("url", "normalized_url", "anchor", "page"),
+        (("url", "normalized_url", "anchor", "page"), ("url", "normalized_url", "anchor")),
+        "rowid",
+    ),
+    "tables": ChildRows(
+        ("caption", "header", "rows", "position"), (("caption", "header", "rows"),), "position"
+    ),
+    "images": ChildRows(("src", "alt", "caption"), (("src", "alt", "caption"),), "rowid"),
+    "mentions": ChildRows(("entity_id", "count"), (("entity_id",),), "rowid"),
+}
+
+
+def _child_values(doc: Any) -> dict[str, list[tuple]]:
+    from extract.links import normalize_url
+
+    return {
+        "figures": [_figure_values(f) for f in doc.figures],
+        "links": [
+            (link.url, normalize_url(link.url), link.anchor, link.page) for link in doc.links
+        ],
+        "tables": [
+            (t.caption, to_json(t.header), to_json(t.rows), i) for i, t in enumerate(doc.tables)
+        ],
+        "images": [(im.src, im.alt, im.caption) for im in doc.images],
+        "mentions": [(m.entity_id, m.count) for m in doc.mentions],
+    }
+
+
 def _insert_rows(
-    db: sqlite_utils.Database, table: str, columns: tuple[str, ...], rows_: list
+    db: sqlite_utils.Database,
+    table: str,
+    columns: tuple[str, ...],
+    document_id: int,
+    values: list[tuple],
+    ids: list[int | None] | None = None,
 ) -> None:
-    """Many child rows at once. Plain `executemany` here: sqlite-utils' per-row type coercion
-    costs more than the insert itself for the dozens of figures a report carries."""
-    if rows_:
-        names = ", ".join(f"[{c}]" for c in columns)
-        marks = ", ".join("?" for _ in columns)
+    """Many child rows at once, each with the id given for it in `ids` (None: a new one).
+
+    Plain `executemany` here: sqlite-utils' per-row type coercion costs more than the insert
+    itself for the dozens of figures a report carries.
+    """
+    if not values:
+        return
+    names = ", ".join(f"[{c}]" for c in ("document_id", *columns))
+    marks = ", ".join("?" for _ in range(len(columns) + 1))
+    if ids and any(i is not None for i in ids):
+        kept = [(i, document_id, *v) for i, v in zip(ids, values, strict=True) if i is not None]
+        db.conn.executemany(f"insert into [{table}] (rowid, {names}) values (?, {marks})", kept)
+        values = [v for i, v in zip(ids, values, strict=True) if i is None]
+    if values:
+        rows_ = [(document_id, *v) for v in values]
         db.conn.executemany(f"insert into [{table}] ({names}) values ({marks})", rows_)
 
 
 def _replace_children(
-    db: sqlite_utils.Database, document_id: int, doc: Any, replacing: bool
+    db: sqlite_utils.Database,
+    document_id: int,
+    doc: Any,
+    replacing: bool,
+    retired: dict[str, list[tuple[int, tuple]]] | None = None,
 ) -> None:
     """Figures, links, tables, images and mentions always describe the latest version.
 
-    A re-extraction that gives a table's rows again unchanged leaves them, ids and all: a saved
-    link to a figure stays good, and checks made against it stand. A new document has none to
-    compare (documents are never deleted, so ids are not reused): `replacing=False`.
+    Each row still there after an edit or a re-extraction keeps its id (`_sync_rows`): a saved
+    link to a figure stays good. A new document has none to compare: `replacing=False`.
     """
-    from extract.links import normalize_url
+    for table, values in _child_values(doc).items():
+        spec = CHILD_TABLES[table]
+        if not replacing:
+            _insert_rows(db, table, spec.columns, document_id, values)
+            continue
+        taken = None if retired is None else retired.setdefault(table, [])
+        if not _sync_rows(db, table, spec, document_id, values, taken):
+            continue
+        if table in ("figures", "links"):
+            # This document's checks of what it cites are made again after this extraction
+            # (`citation_pairs_without_checks`), and, when its figures changed, the checks of
+            # other documents' quotes against them.
+            db.execute("delete from figure_checks where document_id = ?", [document_id])
+        if table == "figures":
+            db.execute("delete from figure_checks where cited_document_id = ?", [document_id])
 
-    children: dict[str, tuple[tuple[str, ...], list[tuple]]] = {
-        "figures": (FIGURE_COLUMNS, [_figure_values(f) for f in doc.figures]),
-        "links": (
-            ("url", "normalized_url", "anchor", "page"),
-            [(link.url, normalize_url(link.url), link.anchor, link.page) for link in doc.links],
-        ),
-        "tables": (
-            ("position", "caption", "header", "rows"),
-            [(i, t.caption, to_json(t.header), to_json(t.rows)) for i, t in enumerate(doc.tables)],
-        ),
-        "images": (("src", "alt", "caption"), [(im.src, im.alt, im.caption) for im in doc.images]),
-        "mentions": (("entity_id", "count"), [(m.entity_id, m.count) for m in doc.mentions]),
-    }
-    for table, (columns, values) in children.items():
-        if replacing:
-            names = ", ".join(f"[{c}]" for c in columns)
-            stored = db.execute(
-                f"select {names} from [{table}] where document_id = ? order by rowid", [document_id]
-            ).fetchall()
-            if stored == values:
-                continue
-            db.execute(f"delete from [{table}] where document_id = ?", [document_id])
-            if table in ("figures", "links"):
-                # This document's checks of what it cites are made again after this extraction
-                # (`citation_pairs_without_checks`), and, when its figures changed, the checks of
-                # other documents' quotes against them.
-                db.execute("delete from figure_checks where document_id = ?", [document_id])
-            if table == "figures":
-                db.execute("delete from figure_checks where cited_document_id = ?", [document_id])
-        _insert_rows(db, table, ("document_id", *columns), [(document_id, *row) for row in values])
+
+def _sync_rows(
+    db: sqlite_utils.Database,
+    table: str,
+    spec: ChildRows,
+    document_id: int,
+    values: list[tuple],
+    retired: list[tuple[int, tuple]] | None,
+) -> bool:
+    """Bring a document's rows in `table` to `values`, keeping the id of each row still there.
+
+    Only rows that went away are deleted and only new ones inserted; a row paired with a new
+    one (`ChildRows`) is updated in place. `retired` (a full re-extraction, which replays a
+    document's history oldest first) collects the rows taken away, and gives each id back to a
+    later snapshot's row that pairs with it. Returns whether anything changed.
+    """
+    names = ", ".join(f"[{c}]" for c in spec.columns)
+    found = db.execute(
+        f"select rowid, {names} from [{table}] where document_id = ? order by {spec.order}, rowid",
+        [document_id],
+    ).fetchall()
+    if len(found) == len(values) and all(r[1:] == v for r, v in zip(found, values, strict=True)):
+        return False
+    paired, gone, added = _pair([(r[0], r[1:]) for r in found], values, spec)
+    ids: list[int | None] = [None] * len(added)
+    if retired is not None:
+        back, retired[:], _ = _pair(retired, [values[i] for i in added], spec)
+        for position, rowid, _ in back:
+            ids[position] = rowid
+        retired.extend(gone)
+    if gone:
+        db.conn.executemany(f"delete from [{table}] where rowid = ?", [(r,) for r, _ in gone])
+    changed = [(*values[i], rowid) for i, rowid, was in paired if was != values[i]]
+    if changed:
+        updates = ", ".join(f"[{c}] = ?" for c in spec.columns)
+        db.conn.executemany(f"update [{table}] set {updates} where rowid = ?", changed)
+    _insert_rows(db, table, spec.columns, document_id, [values[i] for i in added], ids)
+    return bool(gone or changed or added)
+
+
+def _pair(
+    rows_: list[tuple[int, tuple]], values: list[tuple], spec: ChildRows
+) -> tuple[list[tuple[int, int, tuple]], list[tuple[int, tuple]], list[int]]:
+    """Pair stored rows (rowid, values) with new values, by each identity in turn, in order.
+
+    Returns the pairs (index in `values`, rowid, stored values), the rows left over and the
+    indexes of the values left over.
+    """
+    paired: list[tuple[int, int, tuple]] = []
+    left = list(range(len(values)))
+    for key in spec.keys():
+        if not rows_ or not left:
+            break
+        waiting: dict[Any, deque[tuple[int, tuple]]] = {}
+        for rowid, found in rows_:
+            waiting.setdefault(key(found), deque()).append((rowid, found))
+        unpaired = []
+        for i in left:
+            queue = waiting.get(key(values[i]))
+            if queue:
+                paired.append((i, *queue.popleft()))
+            else:
+                unpaired.append(i)
+        left = unpaired
+        still = {rowid for queue in waiting.values() for rowid, _ in queue}
+        rows_ = [entry for entry in rows_ if entry[0] in still]
+    return paired, rows_, left
 
 
 def _http_date_iso(value: str | None) -> str | None:
@@ -1677,9 +1858,25 @@ def _http_date_iso(value: str | None) -> str | None:
         return None
 
 
-#: Documents a full re-extraction rebuilds: None until the first of its snapshots is stored, then
-#: the ids its versions had, by (snapshot id, content hash), for the rebuilt versions to keep.
-Rebuild = MutableMapping[int, dict[tuple[int, str], int] | None]
+@dataclass
+class Rebuilt:
+    """A document a full re-extraction is rebuilding, from its first snapshot stored on.
+
+    `versions` holds the ids its versions had, by (snapshot id, content hash), for the rebuilt
+    versions to keep; `retired` the child rows (rowid, values) an earlier snapshot of the
+    rebuild took away, by table (see `_sync_rows`), for the later one that brings them back.
+    """
+
+    versions: dict[tuple[int, str], int]
+    retired: dict[str, list[tuple[int, tuple]]] = field(default_factory=dict)
+
+    def copy(self) -> Rebuilt:
+        """A copy to change: the document's savepoint may yet be rolled back."""
+        return Rebuilt(self.versions, {t: list(rows_) for t, rows_ in self.retired.items()})
+
+
+#: Documents a full re-extraction rebuilds: None until the first of its snapshots is stored.
+Rebuild = MutableMapping[int, Rebuilt | None]
 
 
 def documents_to_rebuild(db: sqlite_utils.Database) -> Rebuild:
@@ -1720,21 +1917,55 @@ def figures_of(db: sqlite_utils.Database, document_id: int) -> list[dict]:
 
 
 def citation_pairs_without_checks(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    """Citing and cited documents to compare: pairs never compared, and pairs whose checks name
+    no version of the cited document that is still there (made before versions were compared,
+    schema 9, or before a full re-extraction rebuilt its history)."""
     return [
         (a, b)
         for a, b in db.execute(
             """select distinct l.document_id, l.target_document_id from links l
             where l.target_document_id is not null and not exists (
-              select 1 from figure_checks c where c.document_id = l.document_id
+              select 1 from figure_checks c join versions v on v.id = c.cited_version_id
+              where c.document_id = l.document_id
               and c.cited_document_id = l.target_document_id)"""
         )
     ]
 
 
+def citing_date(db: sqlite_utils.Database, document_id: int) -> str | None:
+    """When a citing document said what it says: its publication date, else when first seen."""
+    found = row(
+        db,
+        "select coalesce(published, first_seen) as at from documents where id = ?",
+        [document_id],
+    )
+    return found["at"] if found else None
+
+
+def versions_seen(db: sqlite_utils.Database, document_id: int) -> list[dict]:
+    """A document's versions (id, seen_at), oldest first; the last is its current text."""
+    return list(
+        rows(
+            db,
+            "select id, seen_at from versions where document_id = ? order by seen_at, id",
+            [document_id],
+        )
+    )
+
+
+def version_text(db: sqlite_utils.Database, version_id: int) -> str:
+    found = row(db, "select text from versions where id = ?", [version_id])
+    return (found["text"] if found else None) or ""
+
+
 def replace_figure_checks(
-    db: sqlite_utils.Database, document_id: int, cited_document_id: int, checks: list[dict]
+    db: sqlite_utils.Database,
+    document_id: int,
+    cited_document_id: int,
+    checks: list[dict],
+    cited_version_id: int | None,
 ) -> None:
-    """Store the comparison of a citing document's figures with a cited one's.
+    """Store the comparison of a citing document's figures with a version of a cited one.
 
     A pair compared with no match still gets one row (status 'none') so it is not compared again.
     """
@@ -1752,7 +1983,13 @@ def replace_figure_checks(
             }
         ]
         db["figure_checks"].insert_all(
-            {**c, "document_id": document_id, "cited_document_id": cited_document_id} for c in rows_
+            {
+                **c,
+                "document_id": document_id,
+                "cited_document_id": cited_document_id,
+                "cited_version_id": cited_version_id,
+            }
+            for c in rows_
         )
 
 

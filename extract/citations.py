@@ -2,7 +2,9 @@
 
 A news story that links to a watchdog statement either quotes its numbers or gets them slightly
 wrong: rounded, stale, mistyped. `compare_figures` marks the first as "quoted" and the second as
-"check", with a note a journalist can act on ("rounded: 118 vs 117.6").
+"check", with a note a journalist can act on ("rounded: 118 vs 117.6"). A statement edited after
+the story was published is no evidence against it: `compare_across_versions` checks the story
+against the version it could have quoted, and says what the edits did since.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from extract.figures import MAX_FIGURES, find_figures
 from extract.records import Figure
 
 # Word overlap of the two sentences (shared content words / words of the shorter sentence) from
@@ -52,12 +55,120 @@ class FigureCheck:
 
     `status` is "quoted" (same value and unit: taken from the cited document) or "check" (same
     unit and sentence context, different value: worth a journalist's look); `note` says how.
+    `edited` is when the cited document was first seen edited in a way that changed the check
+    since the version compared (`compare_across_versions`), None when it holds alike today.
     """
 
     citing_index: int
-    cited_index: int
+    cited_index: int | None
     status: str
     note: str = ""
+    edited: str | None = None
+
+
+@dataclass
+class CitedVersion:
+    """One version of a cited document: when it was first seen, and its text or its figures.
+
+    The figures of an older version are found in its text when first asked for: a cited
+    document edited many times needs only the versions up to the edit that changed a figure.
+    """
+
+    seen_at: str
+    text: str = ""
+    figures: list[Figure] | None = None
+
+    def read(self) -> list[Figure]:
+        if self.figures is None:
+            self.figures = find_figures(self.text, limit=MAX_FIGURES)[:MAX_FIGURES]
+        return self.figures
+
+
+def compare_across_versions(
+    citing: list[Figure], versions: list[CitedVersion]
+) -> list[FigureCheck]:
+    """Check `citing` against the cited document as it stood when the citing one was published.
+
+    `versions` runs from that version (the first) to the current one (the last), whose figures
+    `cited_index` points into; it is None when the figure checked is no longer there. A check
+    that holds alike against the current version is `compare_figures`'s. One that an edit
+    changed keeps its status and says so ("matches the version seen 2025-02-28; edited
+    2025-03-10 to 121"): a story that quoted a figure right is not wrong because the figure
+    was changed after it was published. A figure only a later version has is checked against
+    the current one, and the note says it was added after.
+    """
+    results = _Results(citing, versions)
+    now, then = results.at(len(versions) - 1), results.at(0)
+    checks = []
+    for i in sorted(then.keys() | now.keys()):
+        before, after = then.get(i), now.get(i)
+        if after is not None and _outcome(before) == _outcome(after):
+            checks.append(after)
+            continue
+        k = results.first_change(i, before)
+        cited_index = after.cited_index if after else None
+        if before is None and after is not None:
+            added = f"added {_day(versions[k])}, after this was published"
+            note = f"{_against(after, versions[-1])}; {added}"
+            checks.append(FigureCheck(i, cited_index, after.status, note, versions[k].seen_at))
+        elif before is not None:
+            note = f"{_against(before, versions[0])}; {results.edit(i, k)}"
+            checks.append(FigureCheck(i, cited_index, before.status, note, versions[k].seen_at))
+    return checks
+
+
+class _Results:
+    """The checks of `citing` against each version, made once each, when first needed."""
+
+    def __init__(self, citing: list[Figure], versions: list[CitedVersion]) -> None:
+        self.citing = citing
+        self.versions = versions
+        self.made: dict[int, dict[int, FigureCheck]] = {}
+
+    def at(self, k: int) -> dict[int, FigureCheck]:
+        if k not in self.made:
+            checks = compare_figures(self.citing, self.versions[k].read())
+            self.made[k] = {c.citing_index: c for c in checks}
+        return self.made[k]
+
+    def first_change(self, i: int, before: FigureCheck | None) -> int:
+        """The first later version in which citing figure `i` is judged otherwise."""
+        return next(
+            k
+            for k in range(1, len(self.versions))
+            if _outcome(self.at(k).get(i)) != _outcome(before)
+        )
+
+    def edit(self, i: int, k: int) -> str:
+        """What edit `k` did to the figure citing figure `i` was checked against, and since."""
+        day = _day(self.versions[k])
+        then, now = self._figure_at(k, i), self._figure_at(len(self.versions) - 1, i)
+        if then is None:
+            return f"edited {day}, which took it out"
+        if now is None:
+            return f"edited {day} to {then}, since taken out"
+        return f"edited {day} to {then}" + ("" if now == then else f", now {now}")
+
+    def _figure_at(self, k: int, i: int) -> str | None:
+        check = self.at(k).get(i)
+        if check is None or check.cited_index is None:
+            return None
+        return _show(self.versions[k].read()[check.cited_index])
+
+
+def _outcome(check: FigureCheck | None) -> tuple[str, str] | None:
+    """What a reader of a check sees: a quote with the same note is the same quote."""
+    return None if check is None else (check.status, check.note)
+
+
+def _against(check: FigureCheck, version: CitedVersion) -> str:
+    if check.note:
+        return f"{check.note} in the version seen {_day(version)}"
+    return f"matches the version seen {_day(version)}"
+
+
+def _day(version: CitedVersion) -> str:
+    return version.seen_at[:10]
 
 
 def compare_figures(citing: list[Figure], cited: list[Figure]) -> list[FigureCheck]:

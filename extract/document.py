@@ -17,7 +17,7 @@ from typing import Any
 
 from extract.encoding import without_surrogates
 from extract.entities import find_mentions
-from extract.figures import find_figures
+from extract.figures import MAX_FIGURES, find_figures
 from extract.html import extract_html
 from extract.pdf import extract_pdf
 from extract.records import Document, ExtractionError
@@ -39,10 +39,6 @@ _FEED_ROOT = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.DOTALL
 )
 _MAX_JSON_BYTES = 20_000_000  # a Content API item is tens of KB; anything far larger is not one
-
-# More figures than any report holds means a data dump or a link farm: keep the first ones only,
-# so one page cannot fill the archive (or a worker's memory) with noise.
-MAX_FIGURES = 5000
 
 
 def extract_document(body: bytes, url: str, content_type: str | None = None) -> Document:

@@ -1555,6 +1555,9 @@ def _sentence_text(text: str, start: int, end: int, fig: _Found) -> str:
     return text[start:end].strip()
 
 
+# More figures than any report holds means a data dump or a link farm: a document keeps the
+# first ones only, so one page cannot fill the archive (or a worker's memory) with noise.
+MAX_FIGURES = 5000
 # Anchors read per figure kept, at most, when a caller limits the figures. Every pass is tried
 # at or around each anchor (`_ANCHOR`: a run of digits, a currency sign before an amount, a
 # number word), so anchors, not runs of digits alone, are what reading a text costs. The news

@@ -1,6 +1,7 @@
 """Comparing a news story's figures with those of the watchdog statement it cites."""
 
-from extract.citations import FigureCheck, compare_figures
+from crawler.linking import live_versions
+from extract.citations import CitedVersion, FigureCheck, compare_across_versions, compare_figures
 from extract.records import Figure
 
 
@@ -191,3 +192,122 @@ def test_the_same_duration_of_a_different_thing_is_not_a_quote():
         [fig(28, "day", "Complaints must be logged within 28 days.", kind="duration")],
     )
     assert checks == []
+
+
+RELEASE = (
+    "Of these, {n} of 490 corruption referrals were for abuse of position for a sexual purpose."
+)
+QUOTE = "Watchdog figures show 118 of 490 corruption referrals were for abuse of position."
+
+
+def version(day: str, *figures: Figure) -> CitedVersion:
+    return CitedVersion(f"{day}T09:00:00+00:00", figures=list(figures))
+
+
+def referrals(n: int) -> Figure:
+    return fig(n, "corruption referral", RELEASE.format(n=n), denominator=490)
+
+
+def test_a_quote_of_a_figure_edited_after_publication_stays_quoted_and_says_so():
+    checks = compare_across_versions(
+        [fig(118, "corruption referral", QUOTE, denominator=490)],
+        [version("2025-02-28", referrals(118)), version("2025-03-10", referrals(121))],
+    )
+    assert checks == [
+        FigureCheck(
+            0,
+            0,
+            "quoted",
+            "matches the version seen 2025-02-28; edited 2025-03-10 to 121",
+            "2025-03-10T09:00:00+00:00",
+        )
+    ]
+
+
+def test_a_check_the_edits_left_alone_is_the_one_against_the_current_version():
+    citing = [fig(118, "corruption referral", QUOTE, denominator=490)]
+    unrelated = fig(52, "theft referral", "Theft accounted for 52 referrals.")
+    edited = [
+        version("2025-02-28", referrals(118)),
+        version("2025-03-10", unrelated, referrals(118)),
+    ]
+    assert compare_across_versions(citing, edited) == compare_figures(citing, edited[-1].figures)
+    assert compare_across_versions(citing, edited)[0].cited_index == 1
+
+
+def test_a_quoted_figure_an_edit_took_out_has_no_current_figure():
+    unrelated = fig(52, "theft referral", "Theft accounted for 52 referrals.")
+    [check] = compare_across_versions(
+        [fig(118, "corruption referral", QUOTE, denominator=490)],
+        [version("2025-02-28", referrals(118)), version("2025-03-10", unrelated)],
+    )
+    assert (check.status, check.cited_index) == ("quoted", None)
+    assert check.note == "matches the version seen 2025-02-28; edited 2025-03-10, which took it out"
+
+
+def test_a_misquote_the_cited_document_later_agreed_with_stays_flagged():
+    [check] = compare_across_versions(
+        [fig(125, "corruption referral", QUOTE.replace("118", "125"), denominator=490)],
+        [version("2025-02-28", referrals(118)), version("2025-03-10", referrals(125))],
+    )
+    assert check.status == "check"
+    assert check.note == (
+        "different value: 125 vs 118 in the version seen 2025-02-28; edited 2025-03-10 to 125"
+    )
+
+
+def test_the_edit_named_is_the_first_that_changed_the_figure():
+    title = fig(3, "force", "The report covers 3 forces.")
+    [check] = compare_across_versions(
+        [fig(118, "corruption referral", QUOTE, denominator=490)],
+        [
+            version("2025-02-28", referrals(118)),
+            version("2025-03-05", title, referrals(118)),
+            version("2025-03-10", title, referrals(120)),
+            version("2025-03-20", title, referrals(121)),
+        ],
+    )
+    assert check.note == "matches the version seen 2025-02-28; edited 2025-03-10 to 120, now 121"
+    assert check.edited == "2025-03-10T09:00:00+00:00"
+
+
+def test_a_figure_only_a_later_version_has_is_checked_against_it_and_says_so():
+    [check] = compare_across_versions(
+        [fig(118, "corruption referral", QUOTE, denominator=490)],
+        [version("2025-02-28"), version("2025-03-10", referrals(118))],
+    )
+    assert (check.status, check.cited_index) == ("quoted", 0)
+    assert check.note == (
+        "matches the version seen 2025-03-10; added 2025-03-10, after this was published"
+    )
+
+
+def test_an_older_versions_figures_are_found_in_its_text():
+    old = CitedVersion("2025-02-28T09:00:00+00:00", RELEASE.format(n=118))
+    [check] = compare_across_versions(
+        [fig(118, "corruption referral", QUOTE, denominator=490)],
+        [old, version("2025-03-10", referrals(121))],
+    )
+    assert check.note == "matches the version seen 2025-02-28; edited 2025-03-10 to 121"
+
+
+SEEN = ["2025-02-28T09:00:00+00:00", "2025-03-10T16:00:00+00:00", "2025-03-20T09:00:00+00:00"]
+
+
+def test_a_story_is_checked_against_the_version_live_when_it_was_published():
+    assert live_versions(SEEN, "2025-03-12T10:00:00+00:00") == [1]
+    assert live_versions(SEEN, "2025-03-10T15:00:00Z") == [0]
+
+
+def test_a_story_older_than_the_archived_copy_is_checked_against_its_first_version():
+    assert live_versions(SEEN, "2025-01-01") == [0]
+
+
+def test_a_date_without_a_time_leaves_its_day_open():
+    assert live_versions(SEEN, "2025-03-10") == [0, 1]
+    assert live_versions(SEEN, "2025-03-11") == [1]
+
+
+def test_a_story_with_an_unreadable_date_is_checked_against_the_current_version():
+    assert live_versions(SEEN, "March 2025") == [2]
+    assert live_versions(SEEN, None) == [2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 
@@ -59,7 +60,8 @@ STATEMENT = (
     "position for a sexual purpose in the year to March.</p></article></body></html>"
 )
 STORY = (
-    "<html><head><title>Watchdog figures</title></head><body><article><h1>Watchdog figures</h1>"
+    "<html><head><title>Watchdog figures</title><meta property='article:published_time' "
+    "content='2025-03-01'></head><body><article><h1>Watchdog figures</h1>"
     "<p>The <a href='http://127.0.0.1/statement/'>watchdog said</a> it received 118 out of 490 "
     "referrals for abuse of position for a sexual purpose last year.</p></article></body></html>"
 )
@@ -74,7 +76,9 @@ def test_a_quote_is_checked_again_when_the_cited_document_changes(tmp_path):
     assert [r["status"] for r in query(db, sql + " where d.url = ?", [story])] == ["quoted"]
     store_snapshots(db, {statement: STATEMENT.format(n=131).encode()})
     extract_pending(db)
-    assert [r["status"] for r in query(db, sql + " where d.url = ?", [story])] == ["check"]
+    # Against the version the story was published from it is still a quote, and says so.
+    [check] = query(db, "select status, note from figure_checks")
+    assert check["status"] == "quoted" and check["note"].endswith(" to 131")
     dangling = (
         "select count(*) from figure_checks where cited_figure_id not in (select id from figures)"
     )
@@ -248,3 +252,99 @@ def test_a_document_the_archive_cannot_hold_fails_alone_and_later_crawls_go_on(t
         == 0
     )
     assert scalar(db, "pragma integrity_check") == "ok"
+
+
+def statement(n: int, intro: str = "") -> bytes:
+    """A watchdog statement with figures, a link and a table; `intro` is text added above them."""
+    return (
+        "<html><head><title>Corruption referrals</title></head><body><article>"
+        f"<h1>Corruption referrals</h1>{intro}<p>The watchdog received {n} out of 490 referrals "
+        "for abuse of position for a sexual purpose in the year to March.</p><p>Forces made "
+        "1,250 referrals in total, around 15% more than the year before.</p><table><caption>"
+        "Referrals by force</caption><tr><th>Force</th><th>Referrals</th></tr><tr><td>Kent "
+        "Police</td><td>52</td></tr></table><p>Read <a href='https://www.gov.uk/report'>the "
+        "report</a>.</p></article></body></html>"
+    ).encode()
+
+
+ADDED = "The Director General said 42 officers must act faster on the findings."
+INTRO = f"<p>{ADDED}</p>"
+
+
+def children(db, url: str) -> dict[str, list[dict]]:
+    owned = "document_id = (select id from documents where url = ?)"
+    return {
+        "figures": query(
+            db, f"select id, text, start from figures where {owned} order by id", [url]
+        ),
+        "links": query(db, f"select id, url from links where {owned} order by id", [url]),
+        "tables": query(db, f"select id, caption from tables where {owned} order by id", [url]),
+    }
+
+
+def test_an_edit_keeps_the_ids_of_the_figures_links_and_tables_it_left_alone(tmp_path):
+    db = tmp_path / "a.db"
+    url = "http://127.0.0.1/statement/"
+    store_snapshots(db, {url: statement(118), "http://127.0.0.1/other/": statement(300)})
+    extract_pending(db)
+    before = children(db, url)
+    store_snapshots(db, {url: statement(121, INTRO)})
+    extract_pending(db)
+    after = children(db, url)
+    was = {f["text"]: f for f in before["figures"]}
+    now = {f["text"]: f for f in after["figures"]}
+    for kept in ("1,250", "around 15%"):
+        assert now[kept]["id"] == was[kept]["id"]
+        assert now[kept]["start"] == was[kept]["start"] + len(ADDED) + 1  # and a line break
+    assert "118 out of 490" not in now
+    assert after["links"] == before["links"] and after["tables"] == before["tables"]
+
+
+def test_a_figure_edited_away_never_lends_its_id_to_another(tmp_path):
+    db = tmp_path / "a.db"
+    url = "http://127.0.0.1/statement/"
+    store_snapshots(db, {url: statement(118)})
+    extract_pending(db)
+    ids_before = {f["id"] for f in children(db, url)["figures"]}
+    store_snapshots(db, {url: statement(121)})
+    extract_pending(db)
+    [new] = [f for f in children(db, url)["figures"] if f["text"] == "121 out of 490"]
+    assert new["id"] > max(ids_before)
+    assert scalar(db, "select count(*) from figures where text = '118 out of 490'") == 0
+
+
+def test_a_full_re_extraction_keeps_the_ids_of_documents_with_two_versions(tmp_path):
+    db = tmp_path / "a.db"
+    url, story = "http://127.0.0.1/statement/", "http://127.0.0.1/story/"
+    store_snapshots(db, {url: statement(118), story: STORY.encode()})
+    extract_pending(db)
+    # Another document's figures come after the edited ones, as in any archive that grows.
+    store_snapshots(db, {url: statement(121, INTRO), "http://127.0.0.1/other/": statement(300)})
+    extract_pending(db)
+    checks_sql = (
+        "select figure_id, cited_figure_id, status, note, cited_version_id, cited_edited_at "
+        "from figure_checks order by figure_id"
+    )
+    rows = [children(db, url), children(db, story), query(db, checks_sql)]
+    report = extract_pending(db, everything=True)
+    assert (report.new, report.changed, report.unchanged) == (0, 0, 4)
+    assert [children(db, url), children(db, story), query(db, checks_sql)] == rows
+
+
+def test_checks_made_before_versions_were_compared_are_made_again(tmp_path):
+    db = tmp_path / "a.db"
+    url, story = "http://127.0.0.1/statement/", "http://127.0.0.1/story/"
+    store_snapshots(db, {url: statement(118), story: STORY.encode()})
+    extract_pending(db)
+    conn = sqlite3.connect(db)
+    with conn:  # as schema 8 left them: no version named
+        conn.execute("update figure_checks set cited_version_id = null, note = 'stale'")
+    conn.close()
+    extract_pending(db)
+    checks = query(db, "select status, note, cited_version_id from figure_checks")
+    version = scalar(
+        db,
+        "select v.id from versions v join documents d on d.id = v.document_id where d.url = ?",
+        [url],
+    )
+    assert checks == [{"status": "quoted", "note": "", "cited_version_id": version}]

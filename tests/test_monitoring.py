@@ -344,3 +344,137 @@ def test_bad_watches_file_is_refused_before_crawling(tmp_path, fixture_web):
     )
     assert result.returncode != 0 and "broken" in result.stderr
     assert fixture_web["news"].log == []
+
+
+def statement_page(referrals: int, opening: str = "") -> str:
+    """A watchdog statement: figures, a table and a link; `opening` is a paragraph added above."""
+    return (
+        "<!doctype html><html><head><title>Corruption referrals</title></head><body><article>"
+        f"<h1>Corruption referrals</h1>{opening}<p>The watchdog today published its annual "
+        f"corruption report.</p><p>{referrals} of 490 corruption referrals were for abuse of "
+        "position for a sexual purpose, more than double those for theft.</p><p>Forces made "
+        "1,250 referrals in total in 2023/24, around 15% more than the year before.</p>"
+        "<table><caption>Referrals by force</caption><tr><th>Force</th><th>Referrals</th></tr>"
+        "<tr><td>Kent Police</td><td>52</td></tr></table><p>Read <a href='https://www.gov.uk/"
+        "annual-report'>the annual report</a>.</p></article></body></html>"
+    )
+
+
+NEWS_STORY = (
+    "<!doctype html><html><head><title>Misconduct referrals double</title>"
+    '<meta property="article:published_time" content="2025-03-01"></head><body><article>'
+    "<h1>Misconduct referrals double</h1><p>Police watchdog figures show 118 of 490 corruption "
+    "referrals were for abuse of position for a sexual purpose, more than double those for "
+    "theft, according to <a href='{{base}}/stories/statement/'>the watchdog's statement</a>."
+    "</p></article></body></html>"
+)
+OPENING = "<p>Director General Jane Doe said 42 officers must act faster on the findings.</p>"
+EDITED_ROWS = {
+    "figures": "select f.id, f.text, f.start from figures f join documents d on d.id = "
+    "f.document_id where d.url like '%/statement/' order by f.id",
+    "links": "select id, url, target_document_id from links order by id",
+    "tables": "select id, caption from tables order by id",
+    "checks": "select figure_id, cited_figure_id, status, note, cited_version_id, "
+    "cited_edited_at from figure_checks order by figure_id",
+}
+
+
+@pytest.fixture(scope="module")
+def edited_statement(tmp_path_factory):
+    """A story quotes a statement; the watchdog then edits it (a paragraph added above the
+    figures, 118 changed to 121) and the next crawl and a full re-extraction see the edit.
+    Yields the archive and its rows after each step: "first", "edited" and "rebuilt"."""
+    tmp = tmp_path_factory.mktemp("edited")
+    folder = tmp / "site"
+    for slug, page in (("statement", statement_page(118)), ("story", NEWS_STORY)):
+        (folder / "stories" / slug).mkdir(parents=True)
+        (folder / "stories" / slug / "index.html").write_text(page)
+    (folder / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>{{base}}/stories/statement/</loc></url>"
+        "<url><loc>{{base}}/stories/story/</loc></url></urlset>"
+    )
+    db = tmp / "archive.db"
+    steps: dict[str, dict[str, list[dict]]] = {}
+    with Site(folder, host="127.0.0.65") as site:
+        sources = site_sources(tmp, site)
+        crawl(sources, db)
+        steps["first"] = {name: query(db, sql) for name, sql in EDITED_ROWS.items()}
+        site.set_page("/stories/statement/", statement_page(121, OPENING))
+        crawl(sources, db)
+        steps["edited"] = {name: query(db, sql) for name, sql in EDITED_ROWS.items()}
+    rebuilt = run_cli("extract", "--all", "--db", str(db))
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    steps["rebuilt"] = {name: query(db, sql) for name, sql in EDITED_ROWS.items()}
+    yield db, steps, rebuilt.stdout + rebuilt.stderr
+
+
+def test_a_quote_stays_quoted_when_the_cited_statement_is_edited_after_the_story(
+    edited_statement,
+):
+    db, steps, _ = edited_statement
+    versions = query(
+        db,
+        "select v.id, v.seen_at from versions v join documents d on d.id = v.document_id "
+        "where d.url like '%/statement/' order by v.id",
+    )
+    assert len(versions) == 2
+    now = {f["text"]: f["id"] for f in steps["edited"]["figures"]}
+    was = {f["text"]: f["id"] for f in steps["first"]["figures"]}
+    checks = {c["cited_figure_id"]: c for c in steps["edited"]["checks"]}
+    quote = checks[now["121 of 490"]]
+    assert (quote["status"], quote["cited_version_id"]) == ("quoted", versions[0]["id"])
+    assert quote["note"] == (
+        f"matches the version seen {versions[0]['seen_at'][:10]}; "
+        f"edited {versions[1]['seen_at'][:10]} to 121"
+    )
+    assert quote["cited_edited_at"] == versions[1]["seen_at"]
+    # The figure the edit left alone is quoted as before, with nothing to add.
+    double = checks[now["more than double"]]
+    assert (double["status"], double["note"], double["cited_edited_at"]) == ("quoted", "", None)
+    assert [c["cited_figure_id"] for c in steps["first"]["checks"]] == [
+        was["118 of 490"],
+        was["more than double"],
+    ]
+
+
+def test_figures_the_edit_left_alone_keep_their_ids_and_new_ones_get_new_ids(edited_statement):
+    _, steps, _ = edited_statement
+    was = {f["text"]: f for f in steps["first"]["figures"]}
+    now = {f["text"]: f for f in steps["edited"]["figures"]}
+    for kept in ("more than double", "1,250", "around 15%", "2023/24"):
+        assert now[kept]["id"] == was[kept]["id"], kept
+        assert now[kept]["start"] > was[kept]["start"], kept
+    assert "118 of 490" not in now
+    newest = max(f["id"] for f in steps["first"]["figures"])
+    assert now["121 of 490"]["id"] > newest and now["42"]["id"] > newest
+    assert steps["edited"]["links"] == steps["first"]["links"]
+    assert steps["edited"]["tables"] == steps["first"]["tables"]
+
+
+def test_a_full_re_extraction_after_an_edit_keeps_every_id_and_check(edited_statement):
+    db, steps, output = edited_statement
+    assert "3 unchanged" in output
+    assert steps["rebuilt"] == steps["edited"]
+    dangling = """select count(*) from figure_checks where cited_figure_id not in
+        (select id from figures) or figure_id not in (select id from figures)
+        or cited_version_id not in (select id from versions)"""
+    assert scalar(db, dangling) == 0
+
+
+async def test_a_journalist_sees_the_quote_and_the_edit_since_in_datasette(edited_statement):
+    from crawler.serve import make_datasette
+
+    db, _, _ = edited_statement
+    ds = make_datasette(db)
+    response = await ds.client.get("/archive/citations.json?_shape=array&source=")
+    assert response.status_code == 200, response.text[:500]
+    [citation] = response.json()
+    counts = ("figures_quoted", "figures_to_check", "figures_edited_since")
+    assert {k: citation[k] for k in counts} == {
+        "figures_quoted": 2,
+        "figures_to_check": 0,
+        "figures_edited_since": 1,
+    }
+    page = await ds.client.get(f"/archive/documents/{citation['citing_document_id']}")
+    assert "edited" in page.text and "to 121" in page.text
