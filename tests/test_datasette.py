@@ -491,8 +491,13 @@ async def test_figures_to_check_feed_keeps_its_entry_ids_when_checks_are_made_ag
     assert "nearly 500 referrals" in before[0].find(ATOM + "title").text
     assert "500 here, 490 in the cited statement" in before[0].find(ATOM + "content").text
     db = open_archive(path)
-    checks = list(db.query("select figure_id, cited_figure_id, status, note from figure_checks"))
-    replace_figure_checks(db, NEWS_DOC, IOPC_DOC, checks)  # as a re-extraction does
+    checks = list(
+        db.query(
+            "select figure_id, cited_figure_id, status, note, cited_edited_at from figure_checks"
+        )
+    )
+    version = db.execute("select cited_version_id from figure_checks").fetchone()[0]
+    replace_figure_checks(db, NEWS_DOC, IOPC_DOC, checks, version)  # as a re-extraction does
     assert db.execute("select max(id) from figure_checks").fetchone()[0] < 100  # new row ids
     db.conn.close()
     after = atom_entries((await make_datasette(path).client.get(url)).text)
