@@ -320,14 +320,14 @@ def search(query, db_path, limit, as_json) -> None:
       oversight search '"abuse of position" OR misconduct' --limit 5
       oversight search 'title: referral*' --json
     """
-    from crawler.serve import load_plugin
+    from crawler.plugins import fts_query, load_plugin
 
     if not query.strip():
         raise click.UsageError(
             "QUERY is empty: give the words to search for (oversight search vetting)"
         )
     db = open_db(db_path, create=False)
-    results = archive.search(db, load_plugin("oversight_search").fts_query(query), limit)
+    results = archive.search(db, fts_query(query), limit)
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
         return

@@ -332,7 +332,7 @@ def test_documents_fetched_by_one_run_and_extracted_by_the_next_still_alert(tmp_
 def test_bad_watches_file_is_refused_before_crawling(tmp_path, fixture_web):
     sources = make_sources(tmp_path, fixture_web["news"])
     watches = tmp_path / "watches.toml"
-    watches.write_text('[[watches]]\nname = "broken"\nquery = "AND OR"\n')
+    watches.write_text('[[watches]]\nname = "broken"\nquery = "-- * ()"\n')
     result = run_cli(
         "crawl",
         "--sources",
