@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from crawler import archive
 
@@ -35,13 +36,27 @@ db_option = click.option(
     show_default="$OVERSIGHT_DB, else runs/archive.db",
     help="The SQLite archive.",
 )
+
+
+def _named_watches_must_exist(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A watches file named on the command line that is not there is a mistake (a typo would
+    otherwise pass for a quiet week); the default, `$OVERSIGHT_WATCHES` or ./watches.toml, is
+    only read when present, so a crawl needs no watches file."""
+    source = ctx.get_parameter_source(param.name or "")
+    if source is ParameterSource.COMMANDLINE and value and not Path(value).exists():
+        fail(f"{value}: no such watches file (--watches)")
+    return value
+
+
 watches_option = click.option(
     "--watches",
     "watches_path",
     type=click.Path(dir_okay=False),
     default=lambda: os.environ.get("OVERSIGHT_WATCHES") or "watches.toml",
+    callback=_named_watches_must_exist,
     show_default="$OVERSIGHT_WATCHES, else ./watches.toml if present",
-    help="Watches to match new and changed documents against (alerts).",
+    help="Watches to match new and changed documents against (alerts); a file named here must"
+    " exist.",
 )
 sources_option = click.option(
     "--sources",
@@ -502,7 +517,8 @@ def alerts(db_path, since, watch, watches_path, as_json) -> None:
     """List alerts: new and changed documents that matched a watch, newest first.
 
     A --watch that is neither in the watches file nor in the archive's alerts is an error
-    (exit 2) naming the watches there are, so a typo is not mistaken for a quiet week.
+    (exit 2) naming the watches there are, so a typo is not mistaken for a quiet week; so is a
+    --watches file that is not there.
 
     \b
     Examples:

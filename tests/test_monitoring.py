@@ -346,6 +346,23 @@ def test_bad_watches_file_is_refused_before_crawling(tmp_path, fixture_web):
     assert fixture_web["news"].log == []
 
 
+def test_a_missing_watches_file_named_for_a_crawl_is_refused_before_crawling(tmp_path, fixture_web):
+    sources = make_sources(tmp_path, fixture_web["news"])
+    missing = tmp_path / "watchs.toml"
+    result = run_cli(
+        "crawl",
+        "--sources",
+        str(sources),
+        "--db",
+        str(tmp_path / "a.db"),
+        "--watches",
+        str(missing),
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"error: {missing}: no such watches file (--watches)\n"
+    assert fixture_web["news"].log == []
+
+
 def statement_page(referrals: int, opening: str = "") -> str:
     """A watchdog statement: figures, a table and a link; `opening` is a paragraph added above."""
     return (

@@ -498,3 +498,21 @@ def test_alerts_for_an_unknown_watch_are_an_error_naming_the_known_ones(
     assert typo.stderr == "error: unknown watch 'custodi' (known: custody, vetting)\n"
     assert quiet.returncode == 0 and quiet.stdout == "no alerts\n"
     assert alerted.returncode == 0 and "Custody deaths" in alerted.stdout
+
+
+def test_a_watches_file_named_on_the_command_line_must_exist(
+    archive: ArchiveBuilder, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "a.db")
+    missing = tmp_path / "watchs.toml"
+
+    named = run_cli("alerts", "--db", db, "--watches", str(missing))
+    # The defaults are read only when present: $OVERSIGHT_WATCHES (run_cli names a missing
+    # file), else ./watches.toml (none in the checkout).
+    from_env = run_cli("alerts", "--db", db)
+    from_cwd = run_cli("alerts", "--db", db, env={"OVERSIGHT_WATCHES": ""})
+
+    assert named.returncode == 2
+    assert named.stderr == f"error: {missing}: no such watches file (--watches)\n"
+    assert (from_env.returncode, from_env.stdout) == (0, "no alerts\n")
+    assert (from_cwd.returncode, from_cwd.stdout) == (0, "no alerts\n")
