@@ -220,7 +220,8 @@ def extract(everything, workers, db_path) -> None:
 
     Pending snapshots are those a crawl fetched but did not extract (`crawl --no-extract`, or a
     crawl stopped before its extract stage). --all re-extracts the whole archive with the current
-    extractor; what comes out unchanged keeps its ids.
+    extractor; what comes out unchanged keeps its ids. Exits 2, with a one-line error, when the
+    archive cannot be written.
 
     \b
     Examples:
@@ -239,7 +240,7 @@ def extract(everything, workers, db_path) -> None:
             progress=_bar("extracting") if interactive() else None,
         )
     except archive.ArchiveError as exc:
-        raise click.ClickException(str(exc)) from None
+        fail(str(exc))
     click.echo(
         f"extracted {report.extracted} snapshots ({report.new} new, {report.changed} changed, "
         f"{report.unchanged} unchanged documents), {report.failed} failed, in {report.seconds:.1f} s"

@@ -348,3 +348,20 @@ def test_checks_made_before_versions_were_compared_are_made_again(tmp_path):
         [url],
     )
     assert checks == [{"status": "quoted", "note": "", "cited_version_id": version}]
+
+
+def test_an_extract_that_cannot_write_the_archive_ends_in_one_error_line_and_exit_2(tmp_path):
+    db = tmp_path / "a.db"
+    store_snapshots(db, {"http://127.0.0.1/news/a/": ARTICLE.format(extra="").encode()})
+    conn = sqlite3.connect(db)
+    with conn:  # damaged: storing a version fails inside SQLite, whatever the document holds
+        conn.execute(
+            "create trigger damaged after insert on versions begin insert into gone values (1); end"
+        )
+    conn.close()
+
+    result = run_cli("extract", "--db", str(db))
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: archive write failed, extraction stopped: ")
+    assert len(result.stderr.splitlines()) == 1
