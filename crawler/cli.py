@@ -157,7 +157,7 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
 
     Exits 0 when the run finished, even if some URLs failed (see `oversight status` and the
     `failures` table); 2, with a one-line error, on a bad sources or watches file, an unusable
-    archive, or a crawl already writing to the archive.
+    archive, or a crawl or extract already writing to the archive.
 
     \b
     Examples:
@@ -220,8 +220,8 @@ def extract(everything, workers, db_path) -> None:
 
     Pending snapshots are those a crawl fetched but did not extract (`crawl --no-extract`, or a
     crawl stopped before its extract stage). --all re-extracts the whole archive with the current
-    extractor; what comes out unchanged keeps its ids. Exits 2, with a one-line error, when the
-    archive cannot be written.
+    extractor; what comes out unchanged keeps its ids. Exits 2, with a one-line error, when a
+    crawl (or another extract) is writing the archive, or the archive cannot be written.
 
     \b
     Examples:
@@ -230,16 +230,18 @@ def extract(everything, workers, db_path) -> None:
     """
     from crawler.crawl import _bar
     from crawler.extracting import extract_pending
+    from crawler.runs import LockedError, lock_for
 
     open_db(db_path, create=False).conn.close()
     try:
-        report = extract_pending(
-            db_path,
-            everything=everything,
-            workers=workers,
-            progress=_bar("extracting") if interactive() else None,
-        )
-    except archive.ArchiveError as exc:
+        with lock_for(Path(db_path), "oversight extract"):
+            report = extract_pending(
+                db_path,
+                everything=everything,
+                workers=workers,
+                progress=_bar("extracting") if interactive() else None,
+            )
+    except (LockedError, archive.ArchiveError) as exc:
         fail(str(exc))
     click.echo(
         f"extracted {report.extracted} snapshots ({report.new} new, {report.changed} changed, "
