@@ -36,6 +36,7 @@ test-browser: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check crawler extract tests datasette_config
+	$(VENV)/bin/ruff format --check crawler extract tests datasette_config
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from crawler import archive
 
@@ -35,13 +36,27 @@ db_option = click.option(
     show_default="$OVERSIGHT_DB, else runs/archive.db",
     help="The SQLite archive.",
 )
+
+
+def _named_watches_must_exist(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A watches file named on the command line that is not there is a mistake (a typo would
+    otherwise pass for a quiet week); the default, `$OVERSIGHT_WATCHES` or ./watches.toml, is
+    only read when present, so a crawl needs no watches file."""
+    source = ctx.get_parameter_source(param.name or "")
+    if source is ParameterSource.COMMANDLINE and value and not Path(value).exists():
+        fail(f"{value}: no such watches file (--watches)")
+    return value
+
+
 watches_option = click.option(
     "--watches",
     "watches_path",
     type=click.Path(dir_okay=False),
     default=lambda: os.environ.get("OVERSIGHT_WATCHES") or "watches.toml",
+    callback=_named_watches_must_exist,
     show_default="$OVERSIGHT_WATCHES, else ./watches.toml if present",
-    help="Watches to match new and changed documents against (alerts).",
+    help="Watches to match new and changed documents against (alerts); a file named here must"
+    " exist.",
 )
 sources_option = click.option(
     "--sources",
@@ -142,7 +157,7 @@ def crawl(source_ids, sources_path, db_path, watches_path, no_extract) -> None:
 
     Exits 0 when the run finished, even if some URLs failed (see `oversight status` and the
     `failures` table); 2, with a one-line error, on a bad sources or watches file, an unusable
-    archive, or a crawl already writing to the archive.
+    archive, or a crawl or extract already writing to the archive.
 
     \b
     Examples:
@@ -205,7 +220,8 @@ def extract(everything, workers, db_path) -> None:
 
     Pending snapshots are those a crawl fetched but did not extract (`crawl --no-extract`, or a
     crawl stopped before its extract stage). --all re-extracts the whole archive with the current
-    extractor; what comes out unchanged keeps its ids.
+    extractor; what comes out unchanged keeps its ids. Exits 2, with a one-line error, when a
+    crawl (or another extract) is writing the archive, or the archive cannot be written.
 
     \b
     Examples:
@@ -214,17 +230,19 @@ def extract(everything, workers, db_path) -> None:
     """
     from crawler.crawl import _bar
     from crawler.extracting import extract_pending
+    from crawler.runs import LockedError, lock_for
 
     open_db(db_path, create=False).conn.close()
     try:
-        report = extract_pending(
-            db_path,
-            everything=everything,
-            workers=workers,
-            progress=_bar("extracting") if interactive() else None,
-        )
-    except archive.ArchiveError as exc:
-        raise click.ClickException(str(exc)) from None
+        with lock_for(Path(db_path), "oversight extract"):
+            report = extract_pending(
+                db_path,
+                everything=everything,
+                workers=workers,
+                progress=_bar("extracting") if interactive() else None,
+            )
+    except (LockedError, archive.ArchiveError) as exc:
+        fail(str(exc))
     click.echo(
         f"extracted {report.extracted} snapshots ({report.new} new, {report.changed} changed, "
         f"{report.unchanged} unchanged documents), {report.failed} failed, in {report.seconds:.1f} s"
@@ -320,14 +338,14 @@ def search(query, db_path, limit, as_json) -> None:
       oversight search '"abuse of position" OR misconduct' --limit 5
       oversight search 'title: referral*' --json
     """
-    from crawler.serve import load_plugin
+    from crawler.plugins import fts_query, load_plugin
 
     if not query.strip():
         raise click.UsageError(
             "QUERY is empty: give the words to search for (oversight search vetting)"
         )
     db = open_db(db_path, create=False)
-    results = archive.search(db, load_plugin("oversight_search").fts_query(query), limit)
+    results = archive.search(db, fts_query(query), limit)
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
         return
@@ -502,7 +520,8 @@ def alerts(db_path, since, watch, watches_path, as_json) -> None:
     """List alerts: new and changed documents that matched a watch, newest first.
 
     A --watch that is neither in the watches file nor in the archive's alerts is an error
-    (exit 2) naming the watches there are, so a typo is not mistaken for a quiet week.
+    (exit 2) naming the watches there are, so a typo is not mistaken for a quiet week; so is a
+    --watches file that is not there.
 
     \b
     Examples:

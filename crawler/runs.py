@@ -13,8 +13,8 @@ from typing import Any, TextIO
 
 
 class LockedError(Exception):
-    """The archive's crawl lock cannot be taken: another live process is crawling into it, or
-    the lock file cannot be written."""
+    """The archive's crawl lock cannot be taken: another live process is crawling or extracting
+    into it, or the lock file cannot be written."""
 
 
 @dataclass
@@ -22,10 +22,12 @@ class CrawlLock:
     """An exclusive lock beside the archive (`archive.db.lock`), released when the process dies.
 
     `flock` frees the lock with its holder, so a lock left by a killed crawl is simply taken over;
-    the pid written inside lets us say whose it was.
+    the pid and command written inside let us say whose it was. `oversight extract` takes it too:
+    run beside a crawl it would only redo the crawl's extraction, and the user would not know.
     """
 
     path: Path
+    command: str = "oversight crawl"
     handle: TextIO | None = None
 
     def acquire(self, warn: TextIO = sys.stderr) -> None:
@@ -38,10 +40,11 @@ class CrawlLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = handle.read().strip()
             handle.close()
             raise LockedError(
-                f"{self.path}: a crawl is already writing this archive ({holder})"
+                f"{self.path}: another Oversight process is already writing this archive"
+                + (f" ({holder})" if holder else "")
             ) from exc
         handle.seek(0)
         previous = handle.read().strip()
@@ -53,7 +56,7 @@ class CrawlLock:
         try:
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}, {self.command}")
             handle.flush()
         except OSError as exc:  # a full disk
             handle.close()
@@ -78,8 +81,8 @@ class CrawlLock:
         self.release()
 
 
-def lock_for(db_path: Path) -> CrawlLock:
-    return CrawlLock(db_path.with_name(db_path.name + ".lock"))
+def lock_for(db_path: Path, command: str = "oversight crawl") -> CrawlLock:
+    return CrawlLock(db_path.with_name(db_path.name + ".lock"), command)
 
 
 def run_dir(db_path: Path, run_id: int) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib.util
 import json
 import shutil
 import socket
@@ -25,10 +24,9 @@ import yaml
 from datasette.app import Datasette
 from datasette.database import Database
 
-import crawler
+from crawler.plugins import CONFIG_DIR
 
 DATABASE_NAME = "archive"
-CONFIG_DIR = Path(crawler.__file__).resolve().parent.parent / "datasette_config"
 
 #: Datasette settings for an archive of a few hundred thousand documents: arbitrary SQL stays
 #: allowed (the dashboard needs it) but read-only and time-limited; facet suggestions, which
@@ -46,18 +44,6 @@ SETTINGS: dict[str, Any] = {
     "default_cache_ttl": 5,
     "num_sql_threads": 3,
 }
-
-
-def load_plugin(name: str) -> Any:
-    """One of `datasette_config/plugins/` as a module: the CLI searches as Datasette does.
-
-    The plugins import nothing of Oversight's, so a published copy runs under a bare Datasette.
-    """
-    spec = importlib.util.spec_from_file_location(name, CONFIG_DIR / "plugins" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class ServeError(Exception):

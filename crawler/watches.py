@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from crawler import archive
+from crawler.plugins import fts_query
 from crawler.sources import KINDS
 
 log = logging.getLogger("oversight.watches")
@@ -43,7 +44,8 @@ class WatchesError(ValueError):
 
 @dataclass
 class Watch:
-    """A saved search: `query` in FTS5 syntax, optionally narrowed to sources or source kinds."""
+    """A saved search, optionally narrowed to sources or source kinds. `query` is read as
+    `oversight search` reads it: FTS5 syntax, and words FTS5 would refuse searched as words."""
 
     name: str
     query: str
@@ -120,8 +122,9 @@ class DeliveryReport:
 def load_watches(path: str | Path, known_sources: set[str] | None = None) -> list[Watch]:
     """Read and validate a watches file.
 
-    Every query is compiled against an empty in-memory FTS5 table with the archive's columns and
-    tokenizer, so a typo is refused here rather than failing a run hours later. `known_sources`,
+    A query is read as `oversight search` and Datasette read it (`crawler.plugins.fts_query`), so
+    a watch finds what a search for the same words finds; one with no word to search for would
+    never match anything and is refused here rather than found out weeks later. `known_sources`,
     when given (the registry's ids), also refuses a watch naming a source that does not exist.
     """
     path = Path(path)
@@ -139,11 +142,10 @@ def load_watches(path: str | Path, known_sources: set[str] | None = None) -> lis
     entries = data.get("watches", [])
     if not isinstance(entries, list):
         raise WatchesError(f"{path}: 'watches' must be an array of tables ([[watches]])")
-    checker = _QueryChecker()
     watches: list[Watch] = []
     seen: set[str] = set()
     for position, entry in enumerate(entries, start=1):
-        watch = _validate(path, position, entry, checker, known_sources)
+        watch = _validate(path, position, entry, known_sources)
         if watch.name in seen:
             raise WatchesError(f"{path}: watch '{watch.name}': field 'name': used twice")
         seen.add(watch.name)
@@ -155,7 +157,6 @@ def _validate(
     path: Path,
     position: int,
     entry: Any,
-    checker: _QueryChecker,
     known_sources: set[str] | None,
 ) -> Watch:
     label = f"watch #{position}"
@@ -178,14 +179,8 @@ def _validate(
     query = entry.get("query")
     if not isinstance(query, str) or not query.strip():
         raise fail("query", "required, a non-empty FTS5 query such as 'misconduct AND referral*'")
-    problem = checker.problem(query)
-    if problem:
-        hint = (
-            ' (put words with hyphens or other punctuation in double quotes: "stop-and-search")'
-            if "no such column" in problem or "syntax error" in problem
-            else ""
-        )
-        raise fail("query", f"FTS5 refuses {query!r}: {problem}{hint}")
+    if fts_query(query) == '""':
+        raise fail("query", f"{query!r} has no word to search for")
     sources = _string_list(entry, "sources", fail)
     if sources and known_sources is not None:
         missing = [s for s in sources if s not in known_sources]
@@ -218,21 +213,6 @@ def _string_list(
     return list(value)
 
 
-class _QueryChecker:
-    """An empty FTS5 table shaped like `documents_fts`, for checking query syntax."""
-
-    def __init__(self) -> None:
-        self.conn = sqlite3.connect(":memory:")
-        self.conn.execute("create virtual table probe using fts5(title, text, tokenize='porter')")
-
-    def problem(self, query: str) -> str | None:
-        try:
-            self.conn.execute("select rowid from probe where probe match ?", [query]).fetchall()
-        except sqlite3.Error as exc:
-            return str(exc)
-        return None
-
-
 # Recording
 
 
@@ -254,10 +234,10 @@ def record_alerts(db: sqlite_utils.Database, watches: list[Watch], run_id: int) 
         ]
         try:
             matching = archive.documents_matching(
-                db, watch.query, [t["document_id"] for t in candidates]
+                db, fts_query(watch.query), [t["document_id"] for t in candidates]
             )
         except sqlite3.OperationalError as exc:
-            # A watches file is validated on load; this catches one edited after loading.
+            # The query FTS5 is given always parses; this catches a damaged full-text index.
             log.error("watch '%s': query %r failed: %s", watch.name, watch.query, exc)
             continue
         archive.insert_alerts(

@@ -125,23 +125,27 @@ def test_a_schema_5_archive_gains_the_snapshots_declared_date_when_it_opens(db, 
     reopened.conn.close()
 
 
-def test_an_older_archive_keeps_its_figures_and_never_reuses_their_ids_once_opened(db, tmp_path):
-    # Made as schema 8 made it: by sqlite-utils, whose tables give a deleted id to the next row.
-    db.execute("drop table figures")
-    db["figures"].create(archive.TABLES["figures"]["columns"], pk="id")
-    db["figures"].insert_all({"document_id": 1, "text": str(n)} for n in (118, 490, 52))
+@pytest.mark.parametrize("table", ["figures", "versions"])
+def test_an_older_archive_keeps_its_rows_and_never_reuses_their_ids_once_opened(
+    db, tmp_path, table
+):
+    # Made as schema 8 (figures) or 10 (versions) made it: by sqlite-utils, whose tables give a
+    # deleted id to the next row.
+    db.execute(f"drop table {table}")
+    db[table].create(archive.TABLES[table]["columns"], pk="id")
+    db[table].insert_all({"document_id": 1, "text": str(n)} for n in (118, 490, 52))
     archive.upsert_row(db, "meta", {"key": "schema_version", "value": "8"}, "key")
     db.conn.close()
     reopened = archive.open_archive(tmp_path / "archive.db")
-    assert [tuple(r) for r in reopened.execute("select id, text from figures order by id")] == [
+    assert [tuple(r) for r in reopened.execute(f"select id, text from {table} order by id")] == [
         (1, "118"),
         (2, "490"),
         (3, "52"),
     ]
-    indexed = {tuple(index.columns) for index in reopened["figures"].indexes}
-    assert {("document_id",), ("kind",), ("unit",)} <= indexed
-    reopened.execute("delete from figures where id = 3")
-    new_id = archive.insert_row(reopened, "figures", {"document_id": 1, "text": "121"})
+    indexed = {tuple(index.columns) for index in reopened[table].indexes}
+    assert {tuple(columns) for name, columns, _ in archive.INDEXES if name == table} <= indexed
+    reopened.execute(f"delete from {table} where id = 3")
+    new_id = archive.insert_row(reopened, table, {"document_id": 1, "text": "121"})
     assert new_id == 4
     assert reopened.execute("pragma integrity_check").fetchone()[0] == "ok"
     reopened.conn.close()

@@ -17,7 +17,8 @@ import yaml
 from datasette.app import Datasette
 
 from crawler.archive import TABLES, open_archive, replace_figure_checks
-from crawler.serve import load_metadata, load_plugin, make_datasette, publish
+from crawler.plugins import load_plugin
+from crawler.serve import load_metadata, make_datasette, publish
 from tests.archive_factory import (
     HOSTILE_DOC,
     IOPC_DOC,

@@ -348,3 +348,47 @@ def test_checks_made_before_versions_were_compared_are_made_again(tmp_path):
         [url],
     )
     assert checks == [{"status": "quoted", "note": "", "cited_version_id": version}]
+
+
+def test_an_extract_that_cannot_write_the_archive_ends_in_one_error_line_and_exit_2(tmp_path):
+    db = tmp_path / "a.db"
+    store_snapshots(db, {"http://127.0.0.1/news/a/": ARTICLE.format(extra="").encode()})
+    conn = sqlite3.connect(db)
+    with conn:  # damaged: storing a version fails inside SQLite, whatever the document holds
+        conn.execute(
+            "create trigger damaged after insert on versions begin insert into gone values (1); end"
+        )
+    conn.close()
+
+    result = run_cli("extract", "--db", str(db))
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: archive write failed, extraction stopped: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_an_extract_started_while_a_crawl_writes_is_refused_as_a_second_crawl_is(
+    tmp_path, fixture_web
+):
+    from crawler.runs import lock_for
+    from tests.conftest import make_sources
+
+    db = tmp_path / "a.db"
+    store_snapshots(db, {"http://127.0.0.1/news/a/": ARTICLE.format(extra="").encode()})
+    sources = make_sources(tmp_path, fixture_web["news"])
+    crawling = lock_for(db)
+    crawling.acquire()
+    try:
+        extract = run_cli("extract", "--db", str(db))
+        crawl = run_cli("crawl", "--sources", str(sources), "--db", str(db))
+    finally:
+        crawling.release()
+
+    assert (extract.returncode, crawl.returncode) == (2, 2)
+    assert extract.stderr == crawl.stderr and len(extract.stderr.splitlines()) == 1
+    assert "already writing this archive" in extract.stderr and "oversight crawl" in extract.stderr
+    assert scalar(db, "select count(*) from snapshots where extracted_at is null") == 1
+    assert fixture_web["news"].log == []
+    # Released when the crawl ends: the extract then runs.
+    assert run_cli("extract", "--db", str(db)).returncode == 0
+    assert scalar(db, "select count(*) from snapshots where extracted_at is null") == 0

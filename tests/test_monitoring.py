@@ -332,7 +332,7 @@ def test_documents_fetched_by_one_run_and_extracted_by_the_next_still_alert(tmp_
 def test_bad_watches_file_is_refused_before_crawling(tmp_path, fixture_web):
     sources = make_sources(tmp_path, fixture_web["news"])
     watches = tmp_path / "watches.toml"
-    watches.write_text('[[watches]]\nname = "broken"\nquery = "AND OR"\n')
+    watches.write_text('[[watches]]\nname = "broken"\nquery = "-- * ()"\n')
     result = run_cli(
         "crawl",
         "--sources",
@@ -343,6 +343,23 @@ def test_bad_watches_file_is_refused_before_crawling(tmp_path, fixture_web):
         str(watches),
     )
     assert result.returncode != 0 and "broken" in result.stderr
+    assert fixture_web["news"].log == []
+
+
+def test_a_missing_watches_file_named_for_a_crawl_is_refused_before_crawling(tmp_path, fixture_web):
+    sources = make_sources(tmp_path, fixture_web["news"])
+    missing = tmp_path / "watchs.toml"
+    result = run_cli(
+        "crawl",
+        "--sources",
+        str(sources),
+        "--db",
+        str(tmp_path / "a.db"),
+        "--watches",
+        str(missing),
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"error: {missing}: no such watches file (--watches)\n"
     assert fixture_web["news"].log == []
 
 
@@ -478,3 +495,89 @@ async def test_a_journalist_sees_the_quote_and_the_edit_since_in_datasette(edite
     }
     page = await ds.client.get(f"/archive/documents/{citation['citing_document_id']}")
     assert "edited" in page.text and "to 121" in page.text
+
+
+VERSIONS_SQL = "select id, document_id, snapshot_id, content_hash from versions order by id"
+
+
+@pytest.fixture(scope="module")
+def reread_history(tmp_path_factory):
+    """Two stories crawled, the one whose version came first edited and crawled again (so its new
+    version has the largest id), then its older snapshot made to read differently, as an
+    upgraded extractor would, and `oversight extract --all` run; then a third edit is crawled.
+    Yields the archive, the edited story's first row, the versions before the rebuild, the
+    rebuild's output and the versions after it."""
+    from crawler import archive
+
+    tmp = tmp_path_factory.mktemp("reread")
+    folder = tmp / "site"
+    write_site(folder, {"first-story": STORY, "second-story": STORY.replace("agency", "wire")})
+    db = tmp / "archive.db"
+    with Site(folder, host="127.0.0.73") as site:
+        sources = site_sources(tmp, site)
+        crawl(sources, db)
+        [first] = query(
+            db,
+            """select d.id, d.url, v.snapshot_id from versions v
+            join documents d on d.id = v.document_id order by v.id limit 1""",
+        )
+        path = "/" + first["url"].split("/", 3)[3]
+        page = (folder / path.strip("/") / "index.html").read_text()
+        site.set_page(path, page.replace("Sentence 3 ", "Sentence three "))
+        crawl(sources, db)
+        before = query(db, VERSIONS_SQL)
+        stored = archive.open_archive(db)
+        [(body,)] = stored.execute(
+            "select body from snapshots where id = ?", [first["snapshot_id"]]
+        ).fetchall()
+        reread = archive.decompress(body).replace(b"Sentence 5 ", b"Sentence five ")
+        archive.update_row(
+            stored, "snapshots", first["snapshot_id"], {"body": archive.compress(reread)}
+        )
+        stored.conn.close()
+        rebuilt = run_cli("extract", "--all", "--db", str(db))
+        after = query(db, VERSIONS_SQL)
+        page = page.replace("Sentence 3 ", "Sentence three ")
+        site.set_page(path, page.replace("Sentence 7 ", "Sentence seven "))
+        crawl(sources, db)
+    yield db, first, before, rebuilt, after
+
+
+def test_a_full_re_extraction_stores_every_version_when_an_older_one_reads_differently(
+    reread_history,
+):
+    """The older version, read anew, must not take the id the newer one keeps."""
+    db, first, before, rebuilt, after = reread_history
+    assert [v["document_id"] for v in before] == [
+        first["id"],
+        before[1]["document_id"],
+        first["id"],
+    ]
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert "0 failed" in rebuilt.stdout, query(db, "select reason from failures")
+    assert scalar(db, "select count(*) from failures where reason like 'could not store%'") == 0
+    # The versions that came out the same keep their ids; the one that changed takes a new one.
+    assert len(after) == 3 and after[:2] == before[1:]
+    assert after[2]["snapshot_id"] == first["snapshot_id"]
+    assert after[2]["id"] > before[2]["id"]
+
+
+def test_an_edit_after_a_re_extraction_is_compared_with_the_version_seen_last(reread_history):
+    """After the rebuild the version seen last no longer has the largest id."""
+    db, first, _, _, after = reread_history
+    versions = query(
+        db,
+        "select id, diff from versions where document_id = ? order by seen_at, id",
+        [first["id"]],
+    )
+    assert [v["id"] for v in versions[:2]] == [after[2]["id"], after[1]["id"]]
+    diff = versions[2]["diff"]
+    assert "seven" in diff and "three" not in diff and "five" not in diff, diff
+    assert scalar(db, "select documents_changed from runs order by id desc limit 1") == 1
+    # Source health counts the first version seen as the new one, whatever its id.
+    from crawler import archive
+
+    stored = archive.open_archive(db, create=False)
+    since = scalar(db, "select seen_at from versions where id = ?", [after[1]["id"]])
+    assert archive.version_changes_since(stored, since) == {"wire": {"new": 0, "changed": 2}}
+    stored.conn.close()
