@@ -2112,13 +2112,15 @@ def set_duplicate_of(db: sqlite_utils.Database, pairs: list[tuple[int, int | Non
 
 def search(db: sqlite_utils.Database, query: str, limit: int = 20) -> list[dict]:
     """Full-text search, best match first (a title match counts ten times a text match, as in
-    Datasette's search query), with a highlighted snippet of the text.
+    Datasette's search query), with a highlighted snippet of the text and the same `relevance`
+    the web shows (bm25 with its sign turned: higher is better).
 
     `query` is FTS5 syntax FTS5 accepts: the CLI repairs what a person types with the search
     plugin's `fts_query` first, as Datasette does.
     """
     sql = """select d.id, d.url, d.title, d.published, d.source_id, d.status, s.name as source_name,
-        snippet(documents_fts, 1, '[', ']', ' … ', 24) as snippet, documents_fts.rank as rank
+        snippet(documents_fts, 1, '[', ']', ' … ', 24) as snippet,
+        round(-documents_fts.rank, 3) as relevance
         from documents_fts join documents d on d.rowid = documents_fts.rowid
         left join sources s on s.id = d.source_id
         where documents_fts match ? and rank match 'bm25(10.0, 1.0)' and d.duplicate_of is null

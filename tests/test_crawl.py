@@ -160,6 +160,8 @@ def test_full_text_search_finds_documents(crawled):
     hits = json.loads(result.stdout)
     assert hits and "vetting" in hits[0]["title"].lower()
     assert "[" in hits[0]["snippet"]
+    relevance = [hit["relevance"] for hit in hits]
+    assert relevance[0] > 0 and relevance == sorted(relevance, reverse=True)  # as the web shows it
 
 
 def test_archive_passes_integrity_check(crawled):
