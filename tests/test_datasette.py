@@ -648,6 +648,17 @@ def test_a_hyphenated_word_in_figures_search_matches_the_words_apart():
     assert not matches("Searches rose.", "stop-and-search")
 
 
+def test_figures_search_reads_or_not_and_accents_as_full_text_search_does():
+    matches = load_plugin("oversight_search").matches_all_words
+    sentence = "The café owner reported 12 thefts to the force."
+    assert matches(sentence, "cafe thefts") and matches(sentence.replace("é", "e"), "café")
+    assert matches(sentence, "corruption OR theft")
+    assert matches(sentence, "corruption officers OR owner thefts")
+    assert not matches(sentence, "corruption OR custody")
+    assert matches(sentence, "theft NOT corruption")
+    assert not matches(sentence, "theft NOT owner")
+
+
 async def test_changed_documents_shows_recent_edits_with_diffs(ds):
     rows = await get_json(ds, "/archive/changed_documents.json?_shape=array")
     assert [row["document_id"] for row in rows] == [HOSTILE_DOC, IOPC_DOC]

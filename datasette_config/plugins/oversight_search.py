@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import unicodedata
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -132,26 +133,47 @@ def atom_tag(kind: str, *parts: object) -> str:
 
 
 def matches_all_words(text: str | None, words: str | None) -> bool:
-    """True when every word of `words` occurs in `text`, ignoring case and a plural "s".
+    """True when `text` holds the words of `words` as full-text search reads them: every word,
+    ignoring case, accents and a plural "s"; of words joined by OR, either side; a word after
+    NOT, none of it.
 
     Used by `figures_search` on the sentences of documents FTS has already found, so "corruption
-    referrals" finds "118 referrals about corruption". Called once per figure: the words are
-    parsed once per query.
+    referrals" finds "118 referrals about corruption" and "cafe" finds "café". FTS5 binds AND
+    tighter than OR, so "a b OR c" is "a and b, or c". Brackets are not followed. Called once per
+    figure: the words are parsed once per query.
     """
-    stems = _word_stems(words or "")
-    haystack = (text or "").lower()
-    return all(stem in haystack for stem in stems)
+    groups = _word_groups(words or "")
+    haystack = _folded((text or "").lower())
+    return any(
+        all(stem in haystack for stem in wanted) and not any(stem in haystack for stem in unwanted)
+        for wanted, unwanted in groups
+    )
 
 
 @lru_cache(maxsize=256)
-def _word_stems(words: str) -> tuple[str, ...]:
-    stems = []
+def _word_groups(words: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """The query as alternatives (split at OR), each its wanted and its NOT-ed word stems."""
+    groups: list[tuple[list[str], list[str]]] = [([], [])]
+    negate = False
     # Hyphens part words, as FTS5 does: "stop-and-search" finds "stop and search" too.
-    for word in re.findall(r"[\w£$€%.,/]+", words.lower()):
-        if word.upper() in FTS_OPERATORS | {"NEAR"}:
-            continue
-        stems.append(word[:-1] if len(word) > 3 and word.endswith("s") else word)
-    return tuple(stems)
+    for word in re.findall(r"[\w£$€%.,/]+", _folded(words.lower())):
+        operator = word.upper()
+        if operator == "OR":
+            groups.append(([], []))
+        elif operator == "NOT":
+            negate = True
+        elif operator not in FTS_OPERATORS | {"NEAR"}:
+            stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
+            groups[-1][1 if negate else 0].append(stem)
+            negate = False
+    return tuple((tuple(wanted), tuple(unwanted)) for wanted, unwanted in groups)
+
+
+def _folded(text: str) -> str:
+    """`text` without accents ("café" as "cafe"), as FTS5's unicode61 tokenizer reads it."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 @hookimpl
