@@ -269,8 +269,12 @@ def _trivial(figure: Figure) -> bool:
 
 
 def _value(figure: Figure) -> float:
-    """Values on one scale per group: shares as fractions, so 24% equals "24 in 100"."""
+    """Values on one scale per group: shares as fractions, so 24% equals "24 in 100". Amounts by
+    their size: a sign on one says which way it runs, which a story says in words ("-£1.2m" in
+    a budget table is "a £1.2m shortfall")."""
     value = float(figure.value or 0.0)
+    if figure.kind == "money":
+        return abs(value)
     return value / 100 if figure.kind == "percent" else value
 
 

@@ -838,7 +838,23 @@ def _find_money(s: _Scanner) -> None:
             if value is None:
                 continue
             value *= scale_of(m.group("scale"))
-            s.claim(_Found(m.start(), m.end(), "money", value, unit=currency_of(m.group("cur"))))
+            start = _signed_start(s, m.start())
+            if start < m.start() and s.lower[start] != "+":
+                value = -value
+            s.claim(_Found(start, m.end(), "money", value, unit=currency_of(m.group("cur"))))
+
+
+def _signed_start(s: _Scanner, start: int) -> int:
+    """Where an amount starts with the sign set right before it ("-£1.2m", "−£3.4 million": a
+    deficit, a cut), as `_SIGNED` reads one; `start` when there is none. A dash between two
+    amounts ("£3m-£5m") is a range, not a sign."""
+    if start and s.lower[start - 1] in _SIGNS and s.free(start - 1, start):
+        if start == 1 or s.lower[start - 2] in _BEFORE_SIGN:
+            return start - 1
+    return start
+
+
+_BEFORE_SIGN = frozenset(" \t\n([|:;,")
 
 
 _YEAR_LIKE = re.compile(r"(?:19|20)\d\d")

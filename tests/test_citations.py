@@ -311,3 +311,12 @@ def test_a_date_without_a_time_leaves_its_day_open():
 def test_a_story_with_an_unreadable_date_is_checked_against_the_current_version():
     assert live_versions(SEEN, "March 2025") == [2]
     assert live_versions(SEEN, None) == [2]
+
+
+def test_an_amount_written_with_a_minus_sign_is_quoted_by_its_size():
+    sentence = "The force's budget ended the year {} against its plan, the audit says."
+    checks = compare_figures(
+        [fig(1_200_000, "GBP", sentence.format("£1.2m short"), kind="money")],
+        [fig(-1_200_000, "GBP", sentence.format("-£1.2m"), kind="money")],
+    )
+    assert [c.status for c in checks] == ["quoted"]

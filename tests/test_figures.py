@@ -580,6 +580,17 @@ def test_a_signed_number_is_a_change_that_keeps_its_sign():
     ]
 
 
+def test_an_amount_with_a_minus_sign_is_negative_and_a_dash_between_amounts_is_not():
+    text = "The force ended \u2212\u00a33.4 million down (-\u00a31.2m on the plan); bids ran \u00a33m-\u00a35m."
+    found = [(f.text, f.kind, f.value, f.unit) for f in find_figures(text)]
+    assert found == [
+        ("\u2212\u00a33.4 million", "money", -3_400_000, "GBP"),
+        ("-\u00a31.2m", "money", -1_200_000, "GBP"),
+        ("\u00a33m", "money", 3_000_000, "GBP"),
+        ("\u00a35m", "money", 5_000_000, "GBP"),
+    ]
+
+
 def test_a_signed_change_reads_as_the_same_fall_written_in_words():
     text = "Burglary was down 12% (-1,204 offences) and stops were +0.4pp on the year."
     found = [(f.text, f.kind, f.value, f.unit) for f in find_figures(text)]
