@@ -21,6 +21,7 @@ from extract.figures import MAX_FIGURES, find_figures
 from extract.html import extract_html
 from extract.pdf import extract_pdf
 from extract.records import Document, ExtractionError
+from extract.sniff import is_pdf
 
 # trafilatura and htmldate log every page they find nothing in; a run over thousands of
 # pages would drown its own log in them.
@@ -85,12 +86,7 @@ def _read(body: bytes, url: str, content_type: str | None) -> Document:
         raise ExtractionError("empty body: the server sent nothing to read")
     media = (content_type or "").split(";")[0].strip().lower()
 
-    head = body[:1024].lstrip()
-    if (
-        head.startswith(b"%PDF")
-        or media == "application/pdf"
-        or (b"%PDF-" in head and not head.startswith(b"<"))
-    ):
+    if is_pdf(body, content_type):
         return extract_pdf(body, url)
 
     stripped = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")

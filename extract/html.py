@@ -31,6 +31,7 @@ from extract.html_structure import (
     find_tables,
     find_withdrawal_notice,
     in_furniture,
+    row_cells,
     table_padding,
 )
 from extract.links import absolute_url, dedupe_links, without_fragment
@@ -278,7 +279,7 @@ def _tables_as_text(tree: HtmlElement) -> list[str]:
         if padding <= MAX_PADDING:
             continue
         for row in list(table.iter("tr")):
-            words = " ".join(block_text(cell) for cell in row.xpath("./th|./td"))
+            words = " ".join(block_text(cell) for cell in row_cells(row))
             for child in list(row):
                 row.remove(child)
             row.tag, row.text = "p", words

@@ -99,7 +99,7 @@ def find_tables(tree: HtmlElement, text: str) -> tuple[list[Table], list[str]]:
     for table in _main_scope(tree).iter("table"):
         if table.find(".//table") is not None or in_furniture(table):
             continue
-        rows = [row for row in table.iter("tr") if any(block_text(c) for c in _cells(row))]
+        rows = [row for row in table.iter("tr") if any(block_text(c) for c in row_cells(row))]
         grid, cut = _grid(rows, budget)
         if len(grid) < 2 or max(len(cells) for cells in grid) < 2:
             continue
@@ -126,7 +126,8 @@ def find_tables(tree: HtmlElement, text: str) -> tuple[list[Table], list[str]]:
     return tables, omissions
 
 
-def _cells(row: etree._Element) -> list[etree._Element]:
+def row_cells(row: etree._Element) -> list[etree._Element]:
+    """A table row's own cells, headings and data alike (not those of a table inside one)."""
     return row.xpath("./th|./td")
 
 
@@ -136,7 +137,7 @@ def table_padding(table: etree._Element) -> tuple[int, int, int]:
     rows = widest = cells = 0
     for row in table.iter("tr"):
         rows += 1
-        found = _cells(row)
+        found = row_cells(row)
         cells += len(found)
         width = sum(_span(cell, "colspan", MAX_COLUMNS) for cell in found)
         widest = max(widest, min(width, MAX_COLUMNS))
@@ -156,7 +157,7 @@ def _grid(rows: list[etree._Element], budget: int) -> tuple[list[list[str]], boo
     carried: dict[int, tuple[int, str]] = {}  # column -> (rows still covered, text)
     for index, row in enumerate(rows):
         cells: list[str] = []
-        pending = iter(_cells(row))
+        pending = iter(row_cells(row))
         cell = next(pending, None)
         while (cell is not None or any(col >= len(cells) for col in carried)) and len(
             cells
@@ -194,7 +195,7 @@ def _rectangle(grid: list[list[str]]) -> list[list[str]]:
 
 def _is_header(row: etree._Element) -> bool:
     """A row of column headings: all <th>, or inside <thead>."""
-    cells = _cells(row)
+    cells = row_cells(row)
     return row.getparent().tag == "thead" or all(cell.tag == "th" for cell in cells)
 
 

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from crawler.demo import dump_sources
+from crawler.siteserver import Site
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -96,3 +99,18 @@ def make_pdfs() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def write_sources(path: Path, site: Site, **fields: object) -> Path:
+    """A sources.toml at `path` with one source for `site` (no delay), plus `fields`."""
+    entry = {
+        "id": "site",
+        "name": "Site",
+        "kind": "news",
+        "homepage": site.url("/"),
+        "allowed_domains": [site.host],
+        "delay": 0,
+        **fields,
+    }
+    path.write_text(dump_sources([entry]))
+    return path

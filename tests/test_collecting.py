@@ -11,10 +11,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from crawler.demo import dump_sources
 from crawler.siteserver import Site
 from tests.conftest import SITES_ROOT
-from tests.helpers import crawl, query, run_cli, scalar
+from tests.helpers import crawl, query, run_cli, scalar, write_sources
 
 TEXT = "Forces referred {n} matters to the watchdog, 118 of them for abuse of position. " * 5
 
@@ -33,20 +32,6 @@ def write_site(root: Path, files: dict[str, str]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(body)
     (root / "routes.toml").write_text('[site]\nlast_modified = "2024-06-20T09:00:00Z"\n')
-
-
-def write_sources(path: Path, site: Site, **fields: object) -> Path:
-    entry = {
-        "id": "site",
-        "name": "Site",
-        "kind": "news",
-        "homepage": site.url("/"),
-        "allowed_domains": [site.host],
-        "delay": 0,
-        **fields,
-    }
-    path.write_text(dump_sources([entry]))
-    return path
 
 
 def rss(items: list[tuple[str, str]]) -> str:

@@ -19,7 +19,7 @@ from crawler import archive
 from crawler.siteserver import Site, serve_sites
 from crawler.useragent import USER_AGENT
 from tests.conftest import FIXTURE_WEB, SITES_ROOT, make_sources
-from tests.helpers import crawl, make_pdfs, query, run_cli, scalar
+from tests.helpers import crawl, make_pdfs, query, run_cli, scalar, write_sources
 
 
 @pytest.fixture(scope="module")
@@ -526,11 +526,13 @@ def test_parallel_requests_to_a_site_reuse_their_connections(tmp_path):
         + "</urlset>"
     )
     with Site(folder, host="127.0.0.64") as site:
-        sources = tmp_path / "sources.toml"
-        sources.write_text(
-            f'[[sources]]\nid = "reports"\nname = "Reports"\nkind = "watchdog"\n'
-            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
-            f'sitemaps = ["{site.url("/sitemap.xml")}"]\ndelay = 0\nconcurrency = 4\n'
+        sources = write_sources(
+            tmp_path / "sources.toml",
+            site,
+            id="reports",
+            kind="watchdog",
+            sitemaps=[site.url("/sitemap.xml")],
+            concurrency=4,
         )
         crawl(sources, tmp_path / "archive.db")
         requests = list(site.log)

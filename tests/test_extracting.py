@@ -8,7 +8,15 @@ import sys
 
 from crawler.extracting import extract_pending
 from crawler.siteserver import Site
-from tests.helpers import ROOT, make_pdfs, query, run_cli, scalar, store_snapshots
+from tests.helpers import (
+    ROOT,
+    make_pdfs,
+    query,
+    run_cli,
+    scalar,
+    store_snapshots,
+    write_sources,
+)
 
 ARTICLE = (
     "<html><head><title>Referrals rise | Watchdog</title></head><body><article>"
@@ -201,12 +209,7 @@ def test_a_document_the_archive_cannot_hold_fails_alone_and_later_crawls_go_on(t
 
     (root / "feed.xml").write_text(feed(*names))
     with Site(root, host="127.0.0.233") as site:
-        sources = tmp_path / "sources.toml"
-        sources.write_text(
-            f'[[sources]]\nid = "site"\nname = "Site"\nkind = "news"\n'
-            f'homepage = "{site.url("/")}"\nallowed_domains = ["{site.host}"]\n'
-            f'feeds = ["{site.url("/feed.xml")}"]\ndelay = 0\n'
-        )
+        sources = write_sources(tmp_path / "sources.toml", site, feeds=[site.url("/feed.xml")])
         db = tmp_path / "archive.db"
         child = subprocess.run(
             [sys.executable, "-c", UNSTORABLE_DRIVER, str(sources), str(db)],

@@ -52,6 +52,7 @@ from crawler.middlewares import stored_response
 from crawler.settings import download_slots
 from crawler.sources import Source
 from extract.links import without_tracking
+from extract.sniff import is_pdf
 
 #: Statuses that reach the spider instead of being filtered, so each ends as a row.
 HANDLED_STATUSES = [304, *range(400, 600)]
@@ -806,9 +807,8 @@ def _is_html(response: Response) -> bool:
 
 
 def _is_pdf(response: Response) -> bool:
-    """A PDF whatever the server called it (octet-stream, or nothing), as `extract` reads one."""
-    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
-    return "application/pdf" in content_type or response.body[:1024].lstrip().startswith(b"%PDF")
+    """A PDF as `extract` reads one, whatever the server called it."""
+    return is_pdf(response.body, response.headers.get(b"Content-Type", b"").decode("latin-1"))
 
 
 def _is_json(response: Response) -> bool:
